@@ -1,0 +1,58 @@
+"""Exceptions raised by curate.
+
+Bad *rows* never raise: they become findings and land in the rejected ledger. Exceptions are for
+misuse and for problems that make a run impossible before any work starts::
+
+    CurateError
+    ├── ConfigError        a pipeline file, rule pack or grader that cannot be used as written
+    ├── SourceError        an input file that is missing, unreadable or in an unknown format
+    ├── VocabularyError    a label vocabulary file that cannot be used
+    ├── ExportError        an export that would break its target's contract
+    ├── LedgerError        the row accounting does not add up (a bug: never ignored)
+    └── MissingDependency  an optional extra is not installed; the message has the pip command
+"""
+
+from __future__ import annotations
+
+
+class CurateError(Exception):
+    """Base class of every error curate raises on purpose."""
+
+
+class ConfigError(CurateError):
+    """A configuration file or argument cannot be used as written."""
+
+
+class SourceError(CurateError):
+    """An input file is missing, unreadable, or not in a format curate reads."""
+
+
+class VocabularyError(CurateError):
+    """A label vocabulary cannot be used."""
+
+
+class ExportError(CurateError):
+    """An export would break its target's contract."""
+
+
+class LedgerError(CurateError):
+    """Every input row must end in exactly one place; this one did not."""
+
+
+class MissingDependency(CurateError, ImportError):
+    """An optional dependency is missing.
+
+    >>> str(MissingDependency("datasets", "hf"))
+    "reading a Hugging Face dataset needs the 'datasets' package: pip install 'curate[hf]'"
+    """
+
+    def __init__(self, package: str, extra: str, purpose: str | None = None) -> None:
+        purposes = {
+            "hf": "reading a Hugging Face dataset",
+            "skml": "the scikit-multilearn split method",
+            "gx": "the great-expectations integration",
+        }
+        what = purpose or purposes.get(extra, f"this feature ({extra})")
+        super().__init__(f"{what} needs the {package!r} package: pip install 'curate[{extra}]'")
+        self.package = package
+        self.extra = extra

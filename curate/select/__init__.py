@@ -1,0 +1,1 @@
+"""Choosing rows: balanced selection and stratified splitting."""
