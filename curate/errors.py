@@ -9,6 +9,7 @@ misuse and for problems that make a run impossible before any work starts::
     ├── VocabularyError    a label vocabulary file that cannot be used
     ├── ExportError        an export that would break its target's contract
     ├── LedgerError        the row accounting does not add up (a bug: never ignored)
+    ├── GateFailed         a pre-training check said no-go (outputs are written; exit code 1)
     └── MissingDependency  an optional extra is not installed; the message has the pip command
 """
 
@@ -37,6 +38,10 @@ class ExportError(CurateError):
 
 class LedgerError(CurateError):
     """Every input row must end in exactly one place; this one did not."""
+
+
+class GateFailed(CurateError):
+    """A check that gates training (e.g. the dry run) said no-go. Outputs are kept."""
 
 
 class MissingDependency(CurateError, ImportError):
