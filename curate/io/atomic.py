@@ -1,0 +1,85 @@
+"""Atomic file writes: a temporary file in the target folder, fsync, then rename into place.
+
+A run killed at any moment leaves either the previous file or the new one, never half a file.
+
+>>> import tempfile, pathlib
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> write_bytes_atomic(folder / "a.txt", b"hello")
+>>> (folder / "a.txt").read_bytes()
+b'hello'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+TEMP_PREFIX = ".curate-tmp-"
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; on success it is fsynced and renamed over it."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        _fsync(tmp)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes_atomic(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``target`` atomically."""
+    write_bytes_atomic(target, text.encode("utf-8"))
+
+
+def move_into_place(staged: Path, target: Path) -> None:
+    """Rename a fully written, fsynced file or folder from the staging area onto ``target``.
+
+    A folder target (e.g. a saved Hugging Face dataset) is swapped in by renaming the old one away
+    first, so readers never see a mix of the two.
+    """
+    if staged.is_dir():
+        old = target.with_name(TEMP_PREFIX + "old-" + target.name)
+        if old.exists():
+            shutil.rmtree(old)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(staged, target)
+        if old.exists():
+            shutil.rmtree(old)
+    else:
+        _fsync(staged)
+        os.replace(staged, target)
+
+
+def clean_stale_temps(folder: Path) -> None:
+    """Remove temporaries a killed run left behind in ``folder``."""
+    if not folder.is_dir():
+        return
+    for leftover in folder.glob(TEMP_PREFIX + "*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())

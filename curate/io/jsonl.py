@@ -1,0 +1,193 @@
+"""Read JSON Lines (and JSON arrays) into a frame of decoded objects with source line numbers.
+
+Clean files take the fast path: one multithreaded ``polars.read_ndjson`` plus a line index built
+with numpy. A file with malformed lines, invalid UTF-8 or whitespace-only lines takes the careful
+path: lines are checked in chunks, bad ones become findings with their line number, and the good
+ones are decoded together. Either way the result has a ``line`` column (1-based).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from curate.frame import ERROR, as_findings, empty_findings
+from curate.frame import LINE as LINE_COL
+
+_CHUNK_BYTES = 1 << 24
+_CHECK_CHUNK_LINES = 2048
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Decoded objects, the findings of lines that could not be decoded, and raw-line access."""
+
+    frame: pl.DataFrame  # ``line`` + one column per top-level key
+    findings: pl.DataFrame
+    input_rows: int  # non-blank lines
+    raw_lines: Callable[[Sequence[int]], dict[int, str]]  # line number -> raw text
+
+
+def line_starts(path: Path) -> np.ndarray:
+    """Byte offset of the start of every line (a trailing newline opens no new line)."""
+    starts = [np.zeros(1, dtype=np.int64)]
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK_BYTES):
+            nl = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10).astype(np.int64)
+            starts.append(nl + size + 1)
+            size += len(chunk)
+    out = np.concatenate(starts)
+    return out[out < size] if size else out[:0]
+
+
+def read_jsonl(path: Path) -> Decoded:
+    """Decode a JSON Lines file; malformed lines become ``malformed_json``/``invalid_utf8`` findings."""
+    starts = line_starts(path)
+    size = path.stat().st_size
+    ends = np.append(starts[1:], size)
+    content_len = ends - starts - _newline_bytes(path, ends)
+    nonblank = np.flatnonzero(content_len > 0)
+    try:
+        frame = pl.read_ndjson(path, infer_schema_length=None)
+    except (pl.exceptions.PolarsError, ValueError):
+        frame = None
+    if frame is not None and frame.height == nonblank.size:
+        lines = pl.Series(LINE_COL, nonblank + 1, dtype=pl.Int64)
+        frame = frame.with_columns(lines) if LINE_COL not in frame.columns else frame.rename({LINE_COL: "line_"}).with_columns(lines)
+        return Decoded(frame.select(LINE_COL, pl.exclude(LINE_COL)), empty_findings(), int(nonblank.size), _reader(path, starts, ends))
+    return _read_carefully(path, starts, ends)
+
+
+def read_json_array(path: Path) -> Decoded:
+    """Decode a JSON file holding an array of objects; the row number is the element's position."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        from curate.errors import SourceError
+
+        raise SourceError(f"{path}: not valid JSON ({exc})") from None
+    if isinstance(data, dict):
+        from curate.errors import SourceError
+
+        raise SourceError(f"{path}: expected a JSON array of objects (or use .jsonl), got an object")
+    texts = [json.dumps(obj, ensure_ascii=False) for obj in data]
+    return _decode_lines(list(range(1, len(texts) + 1)), texts, empty_findings())
+
+
+def _newline_bytes(path: Path, ends: np.ndarray) -> np.ndarray:
+    """How many bytes at each line's end are line terminators (\\n, \\r\\n)."""
+    if ends.size == 0:
+        return ends
+    out = np.zeros(ends.size, dtype=np.int64)
+    with open(path, "rb") as fh:
+        data = np.memmap(fh, dtype=np.uint8, mode="r") if ends[-1] else np.zeros(0, np.uint8)
+        last = ends - 1
+        has_nl = data[last] == 10
+        out += has_nl
+        cr_pos = last - 1
+        ok = has_nl & (cr_pos >= 0)
+        out[ok] += data[cr_pos[ok]] == 13
+        # whitespace-only lines count as blank only through the careful path
+    return out
+
+
+def _reader(path: Path, starts: np.ndarray, ends: np.ndarray) -> Callable[[Sequence[int]], dict[int, str]]:
+    def raw_lines(lines: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        with open(path, "rb") as fh:
+            for line in lines:
+                fh.seek(int(starts[line - 1]))
+                out[line] = fh.read(int(ends[line - 1] - starts[line - 1])).decode("utf-8", "replace").rstrip("\r\n")
+        return out
+
+    return raw_lines
+
+
+def _read_carefully(path: Path, starts: np.ndarray, ends: np.ndarray) -> Decoded:
+    raw = path.read_bytes()
+    line_numbers: list[int] = []
+    texts: list[str] = []
+    bad: list[dict] = []
+    for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        chunk = raw[a:b].rstrip(b"\r\n")
+        if not chunk.strip():
+            continue
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad.append(_bad(i + 1, "invalid_utf8", f"line is not valid UTF-8 (byte {exc.start})",
+                            chunk[:80].decode("utf-8", "replace")))
+            continue
+        line_numbers.append(i + 1)
+        texts.append(text)
+    del raw
+    findings = as_findings(pl.DataFrame(bad, schema_overrides={"line": pl.Int64})) if bad else empty_findings()
+    return _decode_lines(line_numbers, texts, findings, _reader(path, starts, ends))
+
+
+def _decode_lines(
+    line_numbers: list[int],
+    texts: list[str],
+    findings: pl.DataFrame,
+    reader: Callable[[Sequence[int]], dict[int, str]] | None = None,
+) -> Decoded:
+    """Find the malformed lines chunk by chunk, then decode all good lines in one call."""
+    input_rows = len(texts) + findings.height
+    good = np.ones(len(texts), dtype=bool)
+    bad: list[dict] = []
+    for lo in range(0, len(texts), _CHECK_CHUNK_LINES):
+        chunk = texts[lo : lo + _CHECK_CHUNK_LINES]
+        try:
+            pl.read_ndjson(io.BytesIO("\n".join(chunk).encode()), infer_schema_length=None)
+            if len(chunk) == _count_objects(chunk):
+                continue
+        except (pl.exceptions.PolarsError, ValueError):
+            pass
+        for j, text in enumerate(chunk):
+            problem = _json_problem(text)
+            if problem:
+                good[lo + j] = False
+                bad.append(_bad(line_numbers[lo + j], "malformed_json", problem, text[:80]))
+    keep = np.flatnonzero(good)
+    kept_texts = [texts[k] for k in keep]
+    lines = pl.Series(LINE_COL, [line_numbers[k] for k in keep], dtype=pl.Int64)
+    if kept_texts:
+        frame = pl.read_ndjson(io.BytesIO("\n".join(kept_texts).encode()), infer_schema_length=None)
+    else:
+        frame = pl.DataFrame()
+    frame = frame.drop(LINE_COL, strict=False).with_columns(lines).select(LINE_COL, pl.exclude(LINE_COL))
+    if bad:
+        findings = pl.concat([findings, as_findings(pl.DataFrame(bad, schema_overrides={"line": pl.Int64}))])
+    if reader is None:
+        by_line = dict(zip(line_numbers, texts, strict=True))
+
+        def reader(lines: Sequence[int]) -> dict[int, str]:
+            return {line: by_line[line] for line in lines}
+
+    return Decoded(frame, findings.sort("line"), input_rows, reader)
+
+
+def _count_objects(chunk: list[str]) -> int:
+    return sum(1 for t in chunk if t.lstrip().startswith("{"))
+
+
+def _json_problem(text: str) -> str | None:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"line is not valid JSON: {exc.msg} (column {exc.colno})"
+    if not isinstance(value, dict):
+        return f"line is JSON but not an object (got {type(value).__name__})"
+    return None
+
+
+def _bad(line: int, rule: str, message: str, value: str) -> dict:
+    return {"line": line, "id": None, "rule": rule, "severity": ERROR, "field": None,
+            "value": value, "message": message}

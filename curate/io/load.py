@@ -1,0 +1,307 @@
+"""Load a source into curate's record frame (see :mod:`curate.frame`).
+
+Rows that cannot be used (malformed lines, wrong types, missing fields) are not errors: they come
+back as findings with their line number and the field at fault, and the run goes on. A missing
+file, an unknown format or a field mapping that matches no column is a :class:`SourceError`
+raised before any work.
+
+>>> import json, tempfile, pathlib
+>>> p = pathlib.Path(tempfile.mkdtemp()) / "raw.jsonl"
+>>> _ = p.write_text(json.dumps({"k": "a", "t": {"en": "hi"}, "y": ["1"]}) + "\\n{oops\\n")
+>>> loaded = load_records(SourceSpec(p, "jsonl", id="k", text="t.en", labels="y"))
+>>> loaded.frame.select("line", "id", "text", "labels").rows()
+[(1, 'a', 'hi', ['1'])]
+>>> loaded.findings.select("line", "rule").rows(), loaded.input_rows
+([(2, 'malformed_json')], 2)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from curate.errors import SourceError
+from curate.frame import ERROR, ID, LABELS, LINE, TEXT, as_findings, concat_findings, empty_findings, findings_for
+from curate.io import jsonl, tabular
+from curate.io.source import SourceSpec
+
+# A decoded JSON string that may have been a number, boolean, object or array before polars
+# coerced a mixed-type column to strings: such rows are re-checked against their raw line.
+_MAYBE_COERCED = r"^(?:-?\d[\d.eE+-]*|true|false|null|\{[\s\S]*\}|\[[\s\S]*\])$"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The usable rows, the findings of unusable ones, and how many rows the source had."""
+
+    frame: pl.DataFrame
+    findings: pl.DataFrame
+    input_rows: int
+
+
+def load_records(spec: SourceSpec) -> Loaded:
+    """Read ``spec.path`` and map its fields onto ``line, id, text, labels`` + passthrough."""
+    tabular.check_readable(spec.path)
+    raw_lines = None
+    if spec.format == "jsonl":
+        decoded = jsonl.read_jsonl(spec.path)
+        frame, findings, input_rows, raw_lines = decoded.frame, decoded.findings, decoded.input_rows, decoded.raw_lines
+    elif spec.format == "json":
+        decoded = jsonl.read_json_array(spec.path)
+        frame, findings, input_rows, raw_lines = decoded.frame, decoded.findings, decoded.input_rows, decoded.raw_lines
+    elif spec.format == "csv":
+        frame, findings = tabular.read_csv(spec)
+        input_rows = frame.height + findings.height
+    elif spec.format == "parquet":
+        frame, findings = tabular.read_parquet(spec), None
+        input_rows = frame.height
+    elif spec.format == "hf":
+        frame, findings = tabular.read_hf(spec), None
+        input_rows = frame.height
+    else:
+        raise SourceError(f"{spec.path}: unknown format {spec.format!r}")
+    records, type_findings = map_fields(frame, spec, raw_lines)
+    return Loaded(records, concat_findings([f for f in (findings, type_findings) if f is not None]), input_rows)
+
+
+def map_fields(
+    frame: pl.DataFrame,
+    spec: SourceSpec,
+    raw_lines: Callable[[Sequence[int]], dict[int, str]] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Resolve the mapped paths, check types row by row, and return (records, findings)."""
+    problems: list[pl.DataFrame] = []
+    if raw_lines is not None:
+        frame, found = _decode_mixed_columns(frame, spec)
+        problems.append(found)
+    exprs = {name: _path_expr(frame, path, spec) for name, path in spec.field_paths.items()}
+    picked = frame.select(pl.col(LINE), *(e.alias(n) for n, e in exprs.items()))
+    if ID not in picked.columns:
+        picked = picked.with_columns(pl.format("line-{}", pl.col(LINE)).alias(ID))
+    picked, found = _normalise_id(picked, spec)
+    problems.append(found)
+    picked, found = _normalise_text(picked, spec)
+    problems.append(found)
+    picked, found = _normalise_labels(picked, spec)
+    problems.append(found)
+    if raw_lines is not None:
+        picked, found = _recheck_coerced(picked, spec, raw_lines)
+        problems.append(found)
+    findings = _tidy(concat_findings(problems), picked)
+    bad_lines = findings.filter(pl.col("severity") == ERROR)["line"].unique()
+    records = picked.filter(~pl.col(LINE).is_in(bad_lines.implode()))
+    passthrough = [name for name, _ in spec.passthrough]
+    return records.select(LINE, ID, TEXT, LABELS, *passthrough), findings
+
+
+def _tidy(findings: pl.DataFrame, picked: pl.DataFrame) -> pl.DataFrame:
+    """Fill ids from the frame, and drop ``missing_field`` where ``wrong_type`` already explains it."""
+    typed = findings.filter(pl.col("rule") == "wrong_type").select(LINE).unique()
+    redundant = (pl.col("rule") == "missing_field") & pl.col(LINE).is_in(typed[LINE].implode())
+    ids = picked.select(LINE, pl.col(ID).alias("_id"))
+    return (
+        findings.filter(~redundant)
+        .join(ids, on=LINE, how="left")
+        .with_columns(pl.coalesce(ID, "_id").alias(ID))
+        .drop("_id")
+    )
+
+
+def _decode_mixed_columns(frame: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Undo polars' coercion of mixed-type JSON columns to strings, for the columns we map.
+
+    When one row holds an object (or a list) and another a string, polars keeps the column as
+    strings with the objects as JSON text. Rows holding JSON text of the expected kind are decoded
+    again; the others are reported as ``wrong_type``.
+    """
+    found: list[pl.DataFrame] = []
+    wanted: dict[str, tuple[str, str]] = {}  # column -> (kind, mapping path)
+    for name, path in spec.field_paths.items():
+        head = path.split(".")[0]
+        if "." in path:
+            wanted[head] = ("{", path)
+        elif name == LABELS and spec.labels_sep is None:
+            wanted[head] = ("[", path)
+    updates = []
+    for column, (opener, path) in wanted.items():
+        if frame.schema.get(column) != pl.String():
+            continue
+        is_json = pl.col(column).str.starts_with(opener)
+        if not frame.select(is_json.any()).item():
+            continue
+        kind = "an object" if opener == "{" else "a list of label ids"
+        what = f"field {column!r} must be {kind}" + (f" (to reach {path!r})" if opener == "{" else "")
+        bad = frame.filter(pl.col(column).is_not_null() & ~is_json)
+        found.append(findings_for(bad.with_columns(pl.lit(None, dtype=pl.String).alias(ID)), rule="wrong_type",
+                                  severity=ERROR, field=column, message=f"{what}; got a string",
+                                  value=pl.col(column).str.slice(0, 80)))
+        source = pl.when(is_json).then(pl.col(column)).otherwise(pl.lit("null"))
+        wrapped = frame.select(pl.format('{{"v":{}}}', source)).to_series().str.join("\n").item()
+        values = pl.read_ndjson(io.BytesIO(wrapped.encode()), infer_schema_length=None)["v"]
+        updates.append(values.alias(column))
+    if updates:
+        frame = frame.with_columns(updates)
+    return frame, concat_findings(found)
+
+
+def _path_expr(frame: pl.DataFrame, path: str, spec: SourceSpec) -> pl.Expr:
+    head, *rest = path.split(".")
+    if head not in frame.columns:
+        if frame.height == 0 and not frame.columns[1:]:
+            return pl.lit(None)
+        known = ", ".join(c for c in frame.columns if c != LINE)
+        raise SourceError(f"{spec.path}: no field {head!r} (from the mapping {path!r}); fields present: {known}")
+    expr, dtype = pl.col(head), frame.schema[head]
+    for i, part in enumerate(rest):
+        if not isinstance(dtype, pl.Struct):
+            where = ".".join([head, *rest[:i]])
+            if isinstance(dtype, pl.String | pl.Null):
+                return pl.lit(None)  # every value at this level is a string or null: the field is absent
+            raise SourceError(f"{spec.path}: field {where!r} is {dtype}, so {path!r} cannot reach inside it")
+        names = {f.name: f.dtype for f in dtype.fields}
+        if part not in names:
+            raise SourceError(
+                f"{spec.path}: no field {part!r} under {'.'.join([head, *rest[:i]])!r} (from the mapping "
+                f"{path!r}); fields there: {', '.join(names)}"
+            )
+        expr, dtype = expr.struct.field(part), names[part]
+    return expr
+
+
+def _missing(frame: pl.DataFrame, column: str, path: str) -> pl.DataFrame:
+    rows = frame.filter(pl.col(column).is_null())
+    return findings_for(rows, rule="missing_field", severity=ERROR, field=path,
+                        message=f"field {path!r} is missing or null")
+
+
+def _wrong_type(rows: pl.DataFrame, path: str, expected: str, got: str) -> pl.DataFrame:
+    return findings_for(rows, rule="wrong_type", severity=ERROR, field=path,
+                        message=f"field {path!r} must be {expected}; got {got}")
+
+
+def _normalise_id(frame: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    if spec.id is None:
+        return frame, empty_findings()
+    dtype = frame.schema[ID]
+    if dtype.is_integer() or isinstance(dtype, pl.String | pl.Null):
+        out = frame.with_columns(pl.col(ID).cast(pl.String))
+        return out, _missing(out, ID, spec.id)
+    bad = frame.filter(pl.col(ID).is_not_null())
+    found = concat_findings([_missing(frame, ID, spec.id), _wrong_type(bad, spec.id, "a string or an integer", _dtype_name(dtype))])
+    return frame.with_columns(pl.lit(None, dtype=pl.String).alias(ID)), found
+
+
+def _normalise_text(frame: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    dtype = frame.schema[TEXT]
+    if isinstance(dtype, pl.String | pl.Null):
+        out = frame.with_columns(pl.col(TEXT).cast(pl.String))
+        return out, _missing(out, TEXT, spec.text)
+    bad = frame.filter(pl.col(TEXT).is_not_null())
+    found = concat_findings([_missing(frame, TEXT, spec.text), _wrong_type(bad, spec.text, "a string", _dtype_name(dtype))])
+    return frame.with_columns(pl.lit(None, dtype=pl.String).alias(TEXT)), found
+
+
+def _normalise_labels(frame: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    dtype = frame.schema[LABELS]
+    path = spec.labels
+    if isinstance(dtype, pl.List) and (dtype.inner.is_integer() or isinstance(dtype.inner, pl.String | pl.Null)):
+        out = frame.with_columns(pl.col(LABELS).cast(pl.List(pl.String)))
+        return out, _missing(out, LABELS, path)
+    if isinstance(dtype, pl.String) and spec.labels_sep is not None:
+        out = frame.with_columns(
+            pl.col(LABELS).str.split(spec.labels_sep).list.eval(pl.element().str.strip_chars())
+            .list.eval(pl.element().filter(pl.element() != ""))
+        )
+        return out, _missing(out, LABELS, path)
+    if isinstance(dtype, pl.Null):
+        out = frame.with_columns(pl.col(LABELS).cast(pl.List(pl.String)))
+        return out, _missing(out, LABELS, path)
+    bad = frame.filter(pl.col(LABELS).is_not_null())
+    hint = " (set source.labels_sep to split strings)" if isinstance(dtype, pl.String) else ""
+    found = concat_findings([_missing(frame, LABELS, path),
+                             _wrong_type(bad, path, "a list of label ids", _dtype_name(dtype) + hint)])
+    return frame.with_columns(pl.lit(None, dtype=pl.List(pl.String)).alias(LABELS)), found
+
+
+def _recheck_coerced(
+    frame: pl.DataFrame, spec: SourceSpec, raw_lines: Callable[[Sequence[int]], dict[int, str]]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Re-read rows whose values polars may have coerced from another JSON type."""
+    suspect = pl.col(TEXT).str.contains(_MAYBE_COERCED)
+    if spec.labels_sep is None:
+        suspect = suspect | pl.col(LABELS).list.eval(pl.element().str.contains(r"^[\[{]")).list.any()
+    else:
+        suspect = suspect | pl.col(LABELS).is_not_null()  # a list would have been joined: check the raw type
+    if spec.id is not None:
+        suspect = suspect | pl.col(ID).str.contains(r"^[\[{]|^(true|false)$")
+    lines = frame.filter(suspect.fill_null(False))[LINE].to_list()
+    if not lines:
+        return frame, empty_findings()
+    raw = raw_lines(lines)
+    bad: list[dict[str, Any]] = []
+    for line in lines:
+        obj = json.loads(raw[line])
+        bad.extend(_exact_type_problems(obj, line, spec))
+    if not bad:
+        return frame, empty_findings()
+    found = as_findings(pl.DataFrame(bad, schema_overrides={"line": pl.Int64}))
+    ids = frame.select(LINE, ID)
+    found = found.drop(ID).join(ids, on=LINE, how="left").select(found.columns)
+    return frame, found
+
+
+def _exact_type_problems(obj: dict, line: int, spec: SourceSpec) -> list[dict[str, Any]]:
+    out = []
+    checks = [(spec.text, lambda v: isinstance(v, str), "a string")]
+    if spec.labels_sep is None:
+        checks.append((spec.labels, lambda v: isinstance(v, list) and all(
+            isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool)) for x in v), "a list of label ids"))
+    else:
+        checks.append((spec.labels, lambda v: isinstance(v, str | list), "a string or a list of label ids"))
+    if spec.id is not None:
+        checks.append((spec.id, lambda v: isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)),
+                       "a string or an integer"))
+    for path, ok, expected in checks:
+        value = _get_path(obj, path)
+        if value is not None and not ok(value):
+            out.append({"line": line, "rule": "wrong_type", "severity": ERROR, "field": path,
+                        "value": json.dumps(value, ensure_ascii=False)[:80],
+                        "message": f"field {path!r} must be {expected}; got {_json_type(value)}"})
+    return out
+
+
+def _get_path(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        inner = {_json_type(v) for v in value}
+        return "a list containing " + " and ".join(sorted(inner)) if inner and inner != {"a string"} else "a list"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", dict: "an object"}.get(
+        type(value), type(value).__name__)
+
+
+def _dtype_name(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Struct):
+        return "an object"
+    if isinstance(dtype, pl.List):
+        return f"a list of {_dtype_name(dtype.inner)}" if not isinstance(dtype.inner, pl.Struct) else "a list of objects"
+    if dtype.is_numeric():
+        return "a number"
+    if isinstance(dtype, pl.Boolean):
+        return "a boolean"
+    if isinstance(dtype, pl.String):
+        return "a string"
+    return str(dtype)
+
+

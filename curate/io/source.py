@@ -1,0 +1,107 @@
+"""What to read and how the user's fields map onto curate's record frame.
+
+>>> spec = SourceSpec.from_mapping({"path": "raw.jsonl", "id": "celex_id", "text": "text.en",
+...                                 "labels": "eurovoc_concepts"}, base_dir=Path("/data"))
+>>> spec.path, spec.format, spec.text
+(PosixPath('/data/raw.jsonl'), 'jsonl', 'text.en')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from curate.errors import ConfigError, SourceError
+from curate.options import Param, parse_options
+
+FORMATS = ("jsonl", "json", "csv", "parquet", "hf")
+_SUFFIX_FORMATS = {
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "csv",
+    ".parquet": "parquet", ".pq": "parquet",
+}
+
+PARAMS = (
+    Param("path", str),
+    Param("format", str, None, choices=(*FORMATS, None)),
+    Param("id", str, None, nullable=True),
+    Param("text", str, "text"),
+    Param("labels", str, "labels"),
+    Param("passthrough", (list, dict), []),
+    Param("labels_sep", str, None, nullable=True),
+    Param("delimiter", str, None, nullable=True),
+    Param("split", str, None, nullable=True),
+)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A source file and the mapping of its fields (dotted paths reach nested fields)."""
+
+    path: Path
+    format: str
+    text: str = "text"
+    labels: str = "labels"
+    id: str | None = None  # None: ids are made from line numbers ("line-12")
+    passthrough: tuple[tuple[str, str], ...] = ()  # (output name, source path)
+    labels_sep: str | None = None  # split string labels on this separator (CSV)
+    delimiter: str | None = None  # CSV field delimiter (default: tab for .tsv, comma otherwise)
+    split: str | None = None  # split of a saved Hugging Face DatasetDict
+
+    @classmethod
+    def from_mapping(
+        cls, mapping: Mapping[str, Any], base_dir: Path | None = None, where: str = ""
+    ) -> SourceSpec:
+        opts = parse_options("source", mapping, PARAMS, where)
+        path = Path(opts["path"]).expanduser()
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        passthrough = _passthrough_pairs(opts["passthrough"], where)
+        return cls(
+            path=path,
+            format=opts["format"] or detect_format(path),
+            text=opts["text"],
+            labels=opts["labels"],
+            id=opts["id"],
+            passthrough=passthrough,
+            labels_sep=opts["labels_sep"],
+            delimiter=opts["delimiter"],
+            split=opts["split"],
+        )
+
+    @property
+    def field_paths(self) -> dict[str, str]:
+        """Output column -> source path, for every mapped field."""
+        paths = {"text": self.text, "labels": self.labels}
+        if self.id is not None:
+            paths["id"] = self.id
+        paths.update(dict(self.passthrough))
+        return paths
+
+
+def _passthrough_pairs(value: list | dict, where: str) -> tuple[tuple[str, str], ...]:
+    if isinstance(value, dict):
+        pairs = [(str(k), str(v)) for k, v in value.items()]
+    else:
+        pairs = [(str(p).rsplit(".", 1)[-1], str(p)) for p in value]
+    names = [name for name, _ in pairs]
+    clashes = sorted({n for n in names if names.count(n) > 1} | ({"line", "id", "text", "labels", "label_names"} & set(names)))
+    if clashes:
+        raise ConfigError(f"{where}passthrough field name {clashes[0]!r} is used twice or is reserved")
+    return tuple(pairs)
+
+
+def detect_format(path: Path) -> str:
+    """The format implied by ``path``: its suffix, or a saved Hugging Face dataset folder."""
+    if path.is_dir():
+        if any((path / marker).exists() for marker in ("dataset_info.json", "state.json", "dataset_dict.json")):
+            return "hf"
+        raise SourceError(f"{path}: a folder, but not a dataset saved with datasets' save_to_disk")
+    fmt = _SUFFIX_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise SourceError(
+            f"{path}: unknown format {path.suffix or '(no suffix)'!r}; "
+            f"name the file .jsonl, .json, .csv, .tsv or .parquet, or set source.format"
+        )
+    return fmt
