@@ -1,0 +1,186 @@
+"""Run a grader locally with the platform's contract.
+
+The sample is the model's output text; ``sample.output_json`` is that text parsed as JSON (None when
+it is not JSON). ``string_check`` and ``text_similarity`` (fuzzy_match) run in this process;
+``python`` graders run ``grade(sample, item)`` in reusable worker processes with a time limit per
+call and a memory limit; ``multi`` combines sub-grader scores with its safe formula. An exception, a
+timeout, NaN or a non-number scores 0 with the error recorded, as the platform does.
+
+>>> grader = {"type": "string_check", "name": "exact", "operation": "eq",
+...           "input": "{{sample.output_json.answer}}", "reference": "{{item.answer}}"}
+>>> with LocalGrader(grader) as g:
+...     g.grade('{"answer": "Paris"}', {"answer": "Paris"}).score
+1.0
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from curate.errors import ConfigError
+from curate.graders import _worker
+from curate.graders.formula import FormulaError, parse_formula
+from curate.graders.pool import WorkerPool
+from curate.graders.similarity import LOCAL_METRICS, fuzzy_ratio
+from curate.graders.templates import TemplateError, render
+from curate.graders.validate import validate_grader
+
+Result = tuple[float, "str | None"]
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    """One graded sample: the reward, each (sub-)grader's score by key, and the errors recorded."""
+
+    score: float
+    sub_scores: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def make_sample(output_text: str | None) -> dict[str, Any]:
+    """The ``sample`` namespace for model output ``output_text``.
+
+    >>> make_sample('{"labels": []}')["output_json"]
+    {'labels': []}
+    >>> make_sample("not json")["output_json"] is None
+    True
+    """
+    text = "" if output_text is None else str(output_text)
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    return {"output_text": text, "output_json": parsed, "output_tools": []}
+
+
+def _leaves(grader: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    if grader["type"] == "multi":
+        return list(grader["graders"].items())
+    return [(grader["name"], grader)]
+
+
+def check_runnable(grader: Mapping[str, Any]) -> None:
+    """Raise ConfigError when a (sub-)grader cannot run offline (model graders, unsupported metrics)."""
+    for key, leaf in _leaves(grader):
+        kind = leaf["type"]
+        if kind in ("score_model", "label_model"):
+            raise ConfigError(
+                f"grader {key!r} is a {kind} grader: it asks a model ({leaf.get('model')}) to grade and "
+                "cannot run offline; curate's local runner runs string_check, text_similarity "
+                "(fuzzy_match), python and multi graders"
+            )
+        if kind == "text_similarity" and leaf["evaluation_metric"] not in LOCAL_METRICS:
+            raise ConfigError(
+                f"grader {key!r}: evaluation_metric {leaf['evaluation_metric']!r} is not supported by "
+                f"curate's local runner (supported: {', '.join(LOCAL_METRICS)}); it is valid on the platform"
+            )
+
+
+class LocalGrader:
+    """Grade samples locally; a context manager (python graders keep worker processes alive).
+
+    ``workers=0`` runs python graders in this process (no time or memory limit, no isolation): the
+    fastest option when the source is trusted, e.g. inside a training loop's reward function.
+    """
+
+    def __init__(
+        self, grader: Mapping[str, Any], *, workers: int = 2, timeout: float = 120.0, memory_mb: int = 2048
+    ) -> None:
+        validate_grader(grader)
+        check_runnable(grader)
+        self.grader = json.loads(json.dumps(grader))
+        self.workers = workers
+        self._leaves = _leaves(self.grader)
+        self._formula = (
+            parse_formula(self.grader["calculate_output"], set(self.grader["graders"]))
+            if self.grader["type"] == "multi"
+            else None
+        )
+        has_python = any(leaf["type"] == "python" for _, leaf in self._leaves)
+        self._pool = WorkerPool(workers, timeout=timeout, memory_mb=memory_mb) if has_python and workers > 0 else None
+        self._inprocess: dict[str, Any] = {}
+
+    def __enter__(self) -> LocalGrader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.close()
+
+    def close(self) -> None:
+        """Stop the worker processes (idempotent)."""
+        if self._pool is not None:
+            self._pool.close()
+
+    def grade(self, sample: str, item: Mapping[str, Any]) -> GradeResult:
+        """Grade one model output ``sample`` against ``item``."""
+        return self.grade_many([(sample, item)])[0]
+
+    def grade_many(self, pairs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[GradeResult]:
+        """Grade ``(sample, item)`` pairs in batches on all workers; results keep the input order."""
+        samples = [make_sample(text) for text, _ in pairs]
+        items = [item if type(item) is dict else dict(item) for _, item in pairs]
+        scores = {key: self._run_leaf(leaf, samples, items) for key, leaf in self._leaves}
+        out = []
+        for i in range(len(pairs)):
+            sub = {key: scores[key][i][0] for key in scores}
+            errors = [f"{key}: {scores[key][i][1]}" for key in scores if scores[key][i][1]]
+            if self._formula is None:
+                score = next(iter(sub.values()))
+            else:
+                try:
+                    score = self._formula.evaluate(sub)
+                except FormulaError as exc:
+                    score = 0.0
+                    errors.append(f"formula_error: {exc}")
+            out.append(GradeResult(score, sub, errors))
+        return out
+
+    def _run_leaf(self, leaf: Mapping[str, Any], samples: list[dict], items: list[dict]) -> list[Result]:
+        kind = leaf["type"]
+        if kind == "python":
+            if self._pool is not None:
+                return self._pool.run(leaf["source"], list(zip(samples, items, strict=True)))
+            return self._run_inprocess(leaf["source"], samples, items)
+        results: list[Result] = []
+        for sample, item in zip(samples, items, strict=True):
+            try:
+                got = render(leaf["input"], item, sample)
+                want = render(leaf["reference"], item, sample)
+            except TemplateError as exc:
+                flag = "sample_parse_error" if "output_json" in str(exc) else "invalid_variable_error"
+                results.append((0.0, f"{flag}: {exc}"))
+                continue
+            if kind == "string_check":
+                results.append((_string_check(leaf["operation"], got, want), None))
+            else:
+                results.append((fuzzy_ratio(got, want), None))
+        return results
+
+    def _run_inprocess(self, source: str, samples: list[dict], items: list[dict]) -> list[Result]:
+        grade = self._inprocess.get(source)
+        if grade is None:
+            try:
+                grade = _worker.compile_source(source)
+            except Exception as exc:  # noqa: BLE001
+                error = f"python_grader_runtime_error: the source failed to load: {_worker.describe_exception(exc)}"
+                return [(0.0, error)] * len(samples)
+            self._inprocess[source] = grade
+        return [_worker.call_grade(grade, s, i) for s, i in zip(samples, items, strict=True)]
+
+
+def _string_check(operation: str, got: str, want: str) -> float:
+    if operation == "eq":
+        return float(got == want)
+    if operation == "ne":
+        return float(got != want)
+    if operation == "like":
+        return float(want in got)
+    return float(want.casefold() in got.casefold())  # ilike
