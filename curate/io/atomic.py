@@ -32,6 +32,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     try:
         yield tmp
         _fsync(tmp)
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -78,6 +79,13 @@ def clean_stale_temps(folder: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
         else:
             leftover.unlink(missing_ok=True)
+
+
+def _default_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give (mkstemp makes files private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _fsync(path: Path) -> None:

@@ -1,0 +1,171 @@
+"""The pipeline configuration: a YAML file (or a mapping) checked once, before any work.
+
+Paths resolve relative to the YAML file. Every stage is optional except ``source`` and ``export``.
+
+>>> cfg = load_config({"source": {"path": "raw.jsonl"}, "export": {"out": "out"}}, base_dir=Path("/d"))
+>>> cfg.source.path, cfg.export.out, cfg.export.target
+(PosixPath('/d/raw.jsonl'), PosixPath('/d/out'), 'openai-rft')
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from curate.errors import ConfigError
+from curate.io.source import SourceSpec
+from curate.options import Param, parse_options
+
+SECTIONS = ("source", "labels", "rules", "balance", "split", "export", "dryrun", "report")
+TEMPLATE_SUFFIXES = (".md", ".txt", ".j2", ".jinja", ".jinja2")
+
+EXPORT_PARAMS = (
+    Param("out", str),
+    Param("target", str, "openai-rft"),
+    Param("developer", str, None, nullable=True),
+    Param("user", str, "{{ text }}"),
+    Param("reference", str, "labels", choices=("labels",)),
+    Param("answer_key", str, "labels"),
+    Param("passthrough", list, []),
+    Param("grader", (str, dict), None, nullable=True),
+    Param("options", dict, {}),
+)
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    out: Path
+    target: str = "openai-rft"
+    developer: str = ""  # the developer prompt template text ("" = no developer message)
+    user: str = "{{ text }}"
+    answer_key: str = "labels"
+    passthrough: tuple[str, ...] = ()
+    grader: str | dict[str, Any] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """A checked pipeline: stage sections keep their mappings; each stage validates its own."""
+
+    base_dir: Path
+    source: SourceSpec
+    export: ExportConfig
+    labels: dict[str, Any] | None = None
+    rules: tuple[str | dict[str, Any], ...] = ("default",)
+    balance: dict[str, Any] | None = None
+    split: dict[str, Any] = field(default_factory=dict)
+    dryrun: dict[str, Any] | None = None
+    resolved: dict[str, Any] = field(default_factory=dict)  # the mapping as run, for the manifest
+    where: str = ""
+
+
+def load_config(
+    source: str | Path | Mapping[str, Any],
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    base_dir: Path | None = None,
+) -> PipelineConfig:
+    """Read and check a pipeline config from a YAML path or a mapping.
+
+    ``overrides`` use dotted keys: ``{"export.out": "/tmp/out", "split.seed": 3}``.
+    """
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if not path.exists():
+            raise ConfigError(f"{path}: no such pipeline file")
+        try:
+            mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"{path}: expected a mapping of stages at the top level")
+        base = path.resolve().parent
+        where = f"{path}: "
+    else:
+        mapping, base, where = copy.deepcopy(dict(source)), (base_dir or Path.cwd()).resolve(), ""
+    for key, value in (overrides or {}).items():
+        _set_dotted(mapping, key, value)
+    return _check(mapping, base, where)
+
+
+def _check(mapping: dict[str, Any], base: Path, where: str) -> PipelineConfig:
+    unknown = sorted(set(mapping) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{where}unknown section {unknown[0]!r}; sections: {', '.join(SECTIONS)}")
+    for required in ("source", "export"):
+        if not isinstance(mapping.get(required), dict):
+            raise ConfigError(f"{where}the {required!r} section is required and must be a mapping")
+    source = SourceSpec.from_mapping(mapping["source"], base, f"{where}source: ")
+    export = _export(mapping["export"], base, f"{where}export: ")
+    rules = mapping.get("rules", ["default"])
+    if rules is None:
+        rules = []
+    if not isinstance(rules, list) or not all(isinstance(r, str | dict) for r in rules):
+        raise ConfigError(f"{where}rules: expected a list of rule pack names, paths or rule entries")
+    sections = {}
+    for name in ("labels", "balance", "split", "dryrun"):
+        value = mapping.get(name)
+        if value is not None and not isinstance(value, dict):
+            raise ConfigError(f"{where}the {name!r} section must be a mapping; got {type(value).__name__}")
+        sections[name] = value
+    return PipelineConfig(
+        base_dir=base, source=source, export=export, labels=sections["labels"], rules=tuple(rules),
+        balance=sections["balance"], split=sections["split"] or {}, dryrun=sections["dryrun"],
+        resolved=_resolved(mapping, source, export), where=where,
+    )
+
+
+def _export(mapping: Mapping[str, Any], base: Path, where: str) -> ExportConfig:
+    opts = parse_options("export", mapping, EXPORT_PARAMS, where)
+    return ExportConfig(
+        out=_resolve(base, opts["out"]),
+        target=opts["target"],
+        developer=_template_text(opts["developer"], base, where + "developer: "),
+        user=_template_text(opts["user"], base, where + "user: "),
+        answer_key=opts["answer_key"],
+        passthrough=tuple(str(p) for p in opts["passthrough"]),
+        grader=opts["grader"],
+        options=dict(opts["options"]),
+    )
+
+
+def _template_text(value: str | None, base: Path, where: str) -> str:
+    """A template given inline, or as a file path ending in .md/.txt/.j2/.jinja."""
+    if value is None:
+        return ""
+    if value.strip().lower().endswith(TEMPLATE_SUFFIXES) and "\n" not in value:
+        path = _resolve(base, value.strip())
+        if not path.is_file():
+            raise ConfigError(f"{where}no such template file {path}")
+        return path.read_text(encoding="utf-8")
+    return value
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _set_dotted(mapping: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = mapping
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _resolved(mapping: dict[str, Any], source: SourceSpec, export: ExportConfig) -> dict[str, Any]:
+    out = copy.deepcopy(mapping)
+    out["source"] = {**out["source"], "path": str(source.path), "format": source.format}
+    out["export"] = {**out["export"], "out": str(export.out), "target": export.target}
+    return out

@@ -1,0 +1,63 @@
+"""The ``openai-rft`` target: reinforcement fine-tuning JSONL (train and validation files).
+
+Each line: ``messages`` (developer prompt, then the user message: it must end on ``user``), the
+``reference_answer``, the ``id`` and passthrough fields; graders read them as ``{{item.key}}``.
+Also writes ``response_format.json`` for the job's ``method.reinforcement.response_format``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+from curate.export.base import SPLIT_FILES, ExportBundle, ExportTarget
+from curate.frame import ERROR, concat_findings, findings_for
+
+ALLOWED_ROLES = ("developer", "user", "assistant", "tool")
+LIMITS = {"train": 50_000, "valid": 1_000, "valid_production": 1_000}
+
+
+def write_jsonl(frame: pl.DataFrame, path: Path) -> None:
+    """One compact JSON object per line, keys in column order, UTF-8."""
+    frame.write_ndjson(path)
+
+
+class OpenAIRFT(ExportTarget):
+    """Train/validation JSONL for OpenAI (and same-shape) reinforcement fine-tuning jobs."""
+
+    name = "openai-rft"
+    allowed_roles: tuple[str, ...] = ALLOWED_ROLES
+    limits: dict[str, int] = LIMITS
+
+    def write(self, bundle: ExportBundle, folder: Path) -> list[str]:
+        written = []
+        for split, frame in bundle.splits.items():
+            write_jsonl(frame, folder / SPLIT_FILES[split])
+            written.append(SPLIT_FILES[split])
+        (folder / "response_format.json").write_text(
+            json.dumps(bundle.response_format, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        return [*written, "response_format.json"]
+
+    def lint(self, bundle: ExportBundle) -> pl.DataFrame:
+        parts = []
+        for split, frame in bundle.splits.items():
+            rows = frame.with_row_index("line", offset=1).with_columns(pl.col("line").cast(pl.Int64))
+            roles = pl.col("messages").list.eval(pl.element().struct.field("role"))
+            last = pl.col("messages").list.last().struct.field("role")
+            bad_role = rows.filter(roles.list.eval(~pl.element().is_in(self.allowed_roles)).list.any())
+            parts.append(findings_for(bad_role, rule="target_role", severity=ERROR, field="messages",
+                                      message=f"{self.name}: roles must be one of {', '.join(self.allowed_roles)}"))
+            bad_last = rows.filter(last.fill_null("") != "user")
+            parts.append(findings_for(bad_last, rule="target_last_message_role", severity=ERROR,
+                                      field="messages[-1].role", value=last,
+                                      message=f"{self.name}: the last message must come from the user"))
+            limit = self.limits.get(split)
+            if limit is not None and frame.height > limit:
+                over = rows.slice(limit, 1)
+                parts.append(findings_for(over, rule="target_row_limit", severity=ERROR, field=None,
+                                          message=f"{self.name}: {SPLIT_FILES[split]} has {frame.height} rows; "
+                                                  f"the limit is {limit}"))
+        return concat_findings(parts)

@@ -1,0 +1,77 @@
+"""``manifest.json``: what a run read, where every row went, and checksums of what it wrote."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from curate._version import __version__
+from curate.errors import LedgerError
+from curate.frame import LABEL_NAMES
+
+
+def label_counts(frames: Mapping[str, pl.DataFrame]) -> dict[str, dict[str, int]]:
+    """Rows carrying each label name, per frame (split), names sorted.
+
+    >>> label_counts({"train": pl.DataFrame({"label_names": [["a", "b"], ["a"]]})})
+    {'train': {'a': 2, 'b': 1}}
+    """
+    out: dict[str, dict[str, int]] = {}
+    for name, frame in frames.items():
+        counts = frame.select(pl.col(LABEL_NAMES).explode().drop_nulls().value_counts(sort=False)).unnest(LABEL_NAMES)
+        out[name] = {str(k): int(v) for k, v in sorted(counts.iter_rows())}
+    return out
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_manifest(
+    *,
+    input_rows: int,
+    counts: Mapping[str, int],
+    rules: Mapping[str, int],
+    seed: int | None,
+    config: Mapping[str, Any],
+    files: Mapping[str, str],
+    labels: Mapping[str, Mapping[str, int]],
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The manifest mapping; fails loudly if the disposition counts do not add up."""
+    if sum(counts.values()) != input_rows:
+        raise LedgerError(f"disposition counts add up to {sum(counts.values())}, not {input_rows} input rows")
+    return {
+        "curate_version": __version__,
+        "input_rows": input_rows,
+        "counts": dict(counts),
+        "rules": dict(rules),
+        "seed": seed,
+        "labels": {k: dict(v) for k, v in labels.items()},
+        **dict(extra or {}),
+        "files": dict(sorted(files.items())),
+        "config": config,
+    }
+
+
+def dumps(manifest: Mapping[str, Any]) -> str:
+    return json.dumps(manifest, indent=2, ensure_ascii=False, default=_plain) + "\n"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot put {type(value).__name__} in the manifest")

@@ -1,0 +1,262 @@
+"""The curation pipeline: load, map labels, check rules, balance, split, export, account.
+
+The CLI (``curate run``) and Python scripts share this one code path::
+
+    import curate
+    result = curate.run("examples/eurlex/pipeline.yaml")
+    result.manifest["counts"]        # {'train': 100, 'valid': 50, ...}
+
+Stages are plain functions over one polars frame (see :mod:`curate.frame`); hooks run at stage
+boundaries (:mod:`curate.hooks`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from curate.config import PipelineConfig, load_config
+from curate.errors import ExportError
+from curate.export.base import ExportBundle, get_target
+from curate.export.bundle import build_bundle
+from curate.frame import ERROR, LABEL_NAMES, LINE, TEXT, concat_findings
+from curate.hooks import Hook, StageEvent, run_hooks
+from curate.io.atomic import TEMP_PREFIX, clean_stale_temps, move_into_place, write_text_atomic
+from curate.io.load import load_records
+from curate.ledger import build_ledger, disposition_counts, rejected_rows, rule_counts
+from curate.manifest import build_manifest, dumps, label_counts, sha256_of
+from curate.report.html import render_report
+from curate.rules import RuleContext, evaluate_rules
+from curate.select import balance as balance_stage
+from curate.select import split as split_stage
+from curate.vocab import Vocabulary, identity_labels
+
+DEFAULT_VALIDATION = {"validation": 0.2, "max_validation": 1000}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run produced: the output folder, the manifest, the ledger and every finding."""
+
+    out_dir: Path
+    manifest: dict[str, Any]
+    ledger: pl.DataFrame
+    findings: pl.DataFrame
+    bundle: ExportBundle
+
+
+@dataclass
+class Pipeline:
+    """A configured pipeline with optional hooks.
+
+    >>> Pipeline.from_file  # doctest: +ELLIPSIS
+    <bound method Pipeline.from_file of <class 'curate.pipeline.Pipeline'>>
+    """
+
+    config: PipelineConfig
+    hooks: dict[str, list[Hook]] = field(default_factory=lambda: defaultdict(list))
+    progress: Callable[[str], None] | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path, overrides: Mapping[str, Any] | None = None) -> Pipeline:
+        return cls(load_config(path, overrides=overrides))
+
+    def add_hook(self, stage: str, hook: Hook) -> Pipeline:
+        """Run ``hook`` after ``stage`` (one of :data:`curate.hooks.STAGES`)."""
+        from curate.hooks import STAGES
+
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+        self.hooks[stage].append(hook)
+        return self
+
+    def run(self) -> RunResult:
+        return _Run(self).execute()
+
+
+def run(config: str | Path | Mapping[str, Any] | PipelineConfig, **overrides: Any) -> RunResult:
+    """Run a pipeline from a YAML path, a mapping or a :class:`PipelineConfig`.
+
+    Keyword overrides use ``__`` for dots: ``run("pipeline.yaml", export__out="/tmp/out")``.
+    """
+    if not isinstance(config, PipelineConfig):
+        config = load_config(config, overrides={k.replace("__", "."): v for k, v in overrides.items()})
+    return Pipeline(config).run()
+
+
+run_pipeline = Pipeline.run
+
+
+class _Run:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.p = pipeline
+        self.cfg = pipeline.config
+        self.out = self.cfg.export.out
+        self.hooks = dict(pipeline.hooks)
+        if self.cfg.dryrun is not None:
+            from curate.dryrun import dryrun_hook
+
+            self.hooks.setdefault("after_export", [])
+            self.hooks["after_export"] = [*self.hooks["after_export"], dryrun_hook(self.cfg.dryrun, self.cfg.base_dir)]
+
+    def say(self, message: str) -> None:
+        if self.p.progress is not None:
+            self.p.progress(message)
+
+    def event(self, stage: str, **state: Any) -> None:
+        run_hooks(self.hooks, StageEvent(stage, self.out, self.cfg.base_dir, state))
+
+    def execute(self) -> RunResult:
+        cfg = self.cfg
+        self.say(f"loading {cfg.source.path}")
+        loaded = load_records(cfg.source)
+        balance_opts = balance_stage.balance_options(cfg.balance, f"{cfg.where}balance: ") if cfg.balance else None
+        split_opts = split_stage.split_options(self._split_mapping(loaded.input_rows), f"{cfg.where}split: ")
+        target = get_target(cfg.export.target)
+        if cfg.labels is not None:
+            vocab = Vocabulary.from_config(cfg.labels, cfg.base_dir, f"{cfg.where}labels: ")
+            frame, label_findings = vocab.map_frame(loaded.frame)
+            class_names: tuple[str, ...] | None = vocab.class_names
+        else:
+            frame, label_findings = identity_labels(loaded.frame)
+            class_names = None
+        self.event("after_load", frame=frame, findings=loaded.findings)
+
+        self.say(f"checking {frame.height} rows against rule packs {', '.join(map(str, cfg.rules)) or '(none)'}")
+        rules = evaluate_rules(frame, cfg.rules, base_dir=cfg.base_dir,
+                               context=RuleContext(label_names=class_names))
+        findings = concat_findings([loaded.findings, label_findings, rules.findings])
+        rejected = findings.filter(pl.col("severity") == ERROR)[LINE].unique()
+        pool = frame.filter(~pl.col(LINE).is_in(rejected.implode())).sort(LINE)
+        self.event("after_rules", frame=pool, findings=findings)
+        if class_names is None:
+            class_names = tuple(sorted(set(pool[LABEL_NAMES].explode().drop_nulls().to_list())))
+
+        self.say(f"selecting and splitting {pool.height} clean rows")
+        chosen, unused, extra = self._select(pool, balance_opts)
+        groups = self._groups(chosen, rules.groups)
+        split = split_stage.split_train_valid(chosen[LABEL_NAMES], split_opts, groups)
+        splits = {
+            "train": chosen.filter(pl.Series(split.assignment == split_stage.TRAIN)),
+            "valid": chosen.filter(pl.Series(split.assignment == split_stage.VALID)),
+        }
+        production = int(split_opts.get("production", 0) or 0)
+        if production:
+            picked = balance_stage.select_natural(unused[LABEL_NAMES], min(production, unused.height), split_opts["seed"])
+            splits["valid_production"] = unused[np.sort(picked)]
+        extra["split"] = split.quality
+        self.event("after_split", splits=splits, findings=findings)
+
+        self.say(f"exporting with target {target.name}")
+        grader = self._grader()
+        bundle = build_bundle(
+            splits, label_names=class_names, developer=cfg.export.developer, user=cfg.export.user,
+            answer_key=cfg.export.answer_key, passthrough=cfg.export.passthrough, grader=grader,
+            options=cfg.export.options,
+        )
+        self._lint(target, bundle)
+        placed = {name: f[LINE] for name, f in splits.items()}
+        ledger = build_ledger(frame.select(LINE, "id"), findings, placed, loaded.input_rows)
+        labels = label_counts({"pool": pool, **({"balanced": chosen} if balance_opts else {}), **splits})
+        manifest = self._write(target, bundle, ledger, findings, labels, extra)
+        self.say(f"wrote {self.out}")
+        result = RunResult(self.out, manifest, ledger, findings, bundle)
+        self.event("after_export", manifest=manifest, ledger=ledger, findings=findings, bundle=bundle)
+        return result
+
+    def _split_mapping(self, input_rows: int) -> dict[str, Any]:
+        mapping = dict(self.cfg.split)
+        if "validation" not in mapping:
+            mapping["validation"] = DEFAULT_VALIDATION["validation"]
+        return mapping
+
+    def _select(self, pool: pl.DataFrame, opts: dict[str, Any] | None) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+        if opts is None:
+            return pool, pool.clear(), {}
+        result = balance_stage.select_balanced(pool[LABEL_NAMES], opts)
+        mask = np.zeros(pool.height, dtype=bool)
+        mask[result.indices] = True
+        keep = pl.Series(mask)
+        return pool.filter(keep), pool.filter(~keep), {"balance": result.stats}
+
+    @staticmethod
+    def _groups(chosen: pl.DataFrame, groups: pl.DataFrame) -> np.ndarray:
+        """Group id per chosen row: the rules' near-duplicate groups, else identical text."""
+        by_text = chosen.select(pl.col(TEXT).rank("dense").cast(pl.Int64).alias("_t"), LINE)
+        joined = by_text.join(groups, on=LINE, how="left", maintain_order="left")
+        offset = int(joined["_t"].max() or 0) + 1
+        return joined.select(pl.coalesce(pl.col("group") + offset, pl.col("_t"))).to_series().to_numpy()
+
+    def _grader(self) -> dict[str, Any] | None:
+        spec = self.cfg.export.grader
+        if spec is None:
+            return None
+        from curate.graders import build_grader
+
+        return build_grader(spec, answer_key=self.cfg.export.answer_key, base_dir=self.cfg.base_dir)
+
+    def _lint(self, target: Any, bundle: ExportBundle) -> None:
+        problems = [target.lint(bundle)]
+        if bundle.grader is not None:
+            from curate.graders import lint_templates
+
+            for frame in bundle.splits.values():
+                problems.append(lint_templates(bundle.grader, frame, has_response_format=True))
+        found = concat_findings(problems).filter(pl.col("severity") == ERROR)
+        if found.height:
+            lines = [f"  row {r['line']}: {r['rule']}: {r['message']}" for r in found.head(10).iter_rows(named=True)]
+            more = f"\n  ... and {found.height - 10} more" if found.height > 10 else ""
+            raise ExportError(f"export to {target.name} refused:\n" + "\n".join(lines) + more)
+
+    def _write(self, target: Any, bundle: ExportBundle, ledger: pl.DataFrame, findings: pl.DataFrame,
+               labels: dict, extra: dict) -> dict[str, Any]:
+        self.out.mkdir(parents=True, exist_ok=True)
+        clean_stale_temps(self.out)
+        stage = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX + "stage-", dir=self.out))
+        try:
+            names = list(target.write(bundle, stage))
+            if bundle.grader is not None:
+                (stage / "grader.json").write_text(json.dumps(bundle.grader, indent=2, ensure_ascii=False) + "\n",
+                                                   encoding="utf-8")
+                names.append("grader.json")
+            ledger.write_parquet(stage / "ledger.parquet", statistics=False)
+            rejected_rows(ledger, findings).write_ndjson(stage / "rejected.jsonl")
+            names += ["ledger.parquet", "rejected.jsonl"]
+            files = {name: _digest(stage / name) for name in names}
+            manifest = build_manifest(
+                input_rows=ledger.height, counts=disposition_counts(ledger), rules=rule_counts(findings),
+                seed=self._seed(), config=self.cfg.resolved, files=files, labels=labels, extra=extra,
+            )
+            report = render_report(manifest, findings, labels)
+            (stage / "report.html").write_text(report, encoding="utf-8")
+            manifest["files"]["report.html"] = _digest(stage / "report.html")
+            manifest["files"] = dict(sorted(manifest["files"].items()))
+            for name in [*names, "report.html"]:
+                move_into_place(stage / name, self.out / name)
+            write_text_atomic(self.out / "manifest.json", dumps(manifest))
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+        return manifest
+
+    def _seed(self) -> int | None:
+        return self.cfg.split.get("seed", (self.cfg.balance or {}).get("seed"))
+
+
+def _digest(path: Path) -> str:
+    if path.is_dir():
+        import hashlib
+
+        h = hashlib.sha256()
+        for sub in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(str(sub.relative_to(path)).encode() + b"\0" + sha256_of(sub).encode())
+        return h.hexdigest()
+    return sha256_of(path)

@@ -1,0 +1,105 @@
+"""``report.html``: counts, label distributions before and after, and rule findings with examples.
+
+Everything from the data is escaped; the page has no scripts and loads nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+import polars as pl
+
+from curate.report.svg import grouped_bars
+
+EXAMPLES_PER_RULE = 5
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1000px;color:#222;line-height:1.4}
+h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}td,th{border:1px solid #ddd;padding:.25rem .5rem;
+text-align:left;vertical-align:top}th{background:#f5f5f5}.num{text-align:right}.error{color:#b00020}
+.warn{color:#9a6700}code{background:#f5f5f5;padding:0 .2rem}details{margin:.3rem 0}
+"""
+
+
+def render_report(
+    manifest: Mapping[str, Any], findings: pl.DataFrame, label_series: Mapping[str, Mapping[str, int]]
+) -> str:
+    """The report page as a string."""
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>curate report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>curate report</h1>",
+        f"<p>curate {escape(str(manifest.get('curate_version', '')))} &middot; seed "
+        f"{escape(str(manifest.get('seed')))} &middot; {manifest['input_rows']} input rows</p>",
+        _counts(manifest),
+        _labels(label_series),
+        _quality(manifest),
+        _findings(findings),
+        _files(manifest),
+        "</body></html>\n",
+    ]
+    return "\n".join(parts)
+
+
+def _counts(manifest: Mapping[str, Any]) -> str:
+    rows = "".join(f"<tr><td>{escape(k)}</td><td class='num'>{v}</td></tr>" for k, v in manifest["counts"].items())
+    total = sum(manifest["counts"].values())
+    return (f"<h2>Where every row went</h2><table><tr><th>disposition</th><th>rows</th></tr>{rows}"
+            f"<tr><th>total</th><th class='num'>{total}</th></tr></table>")
+
+
+def _labels(series: Mapping[str, Mapping[str, int]]) -> str:
+    if not series:
+        return ""
+    categories = sorted({c for s in series.values() for c in s}, key=lambda c: (-max(s.get(c, 0) for s in series.values()), c))
+    table_head = "".join(f"<th>{escape(n)}</th>" for n in series)
+    table_rows = "".join(
+        f"<tr><td>{escape(c)}</td>" + "".join(f"<td class='num'>{series[n].get(c, 0)}</td>" for n in series) + "</tr>"
+        for c in categories
+    )
+    chart = grouped_bars(categories, series, title="Rows per label")
+    return (f"<h2>Label distribution</h2>{chart}<details><summary>Table</summary><table><tr><th>label</th>"
+            f"{table_head}</tr>{table_rows}</table></details>")
+
+
+def _quality(manifest: Mapping[str, Any]) -> str:
+    blocks = []
+    for key, title in (("balance", "Balanced selection"), ("split", "Split quality")):
+        value = manifest.get(key)
+        if value:
+            blocks.append(f"<h3>{title}</h3><pre>{escape(json.dumps(value, indent=2, default=str))}</pre>")
+    return ("<h2>Balance and split</h2>" + "".join(blocks)) if blocks else ""
+
+
+def _findings(findings: pl.DataFrame) -> str:
+    if findings.is_empty():
+        return "<h2>Rule findings</h2><p>No rule fired.</p>"
+    summary = (
+        findings.group_by("rule", "severity")
+        .agg(pl.col("line").n_unique().alias("rows"), pl.col("message").first())
+        .sort(["severity", "rows", "rule"], descending=[False, True, False])
+    )
+    out = ["<h2>Rule findings</h2><table><tr><th>rule</th><th>severity</th><th>rows</th><th>message</th></tr>"]
+    for rule, severity, rows, message in summary.iter_rows():
+        out.append(f"<tr><td><code>{escape(rule)}</code></td><td class='{escape(severity)}'>{escape(severity)}</td>"
+                   f"<td class='num'>{rows}</td><td>{escape(message or '')}</td></tr>")
+    out.append("</table>")
+    for rule in summary["rule"].unique(maintain_order=True):
+        examples = findings.filter(pl.col("rule") == rule).sort("line").head(EXAMPLES_PER_RULE)
+        rows = "".join(
+            f"<tr><td class='num'>{line}</td><td>{escape(str(id_))}</td><td>{escape(str(field or ''))}</td>"
+            f"<td>{escape(str(value or ''))[:200]}</td><td>{escape(message or '')}</td></tr>"
+            for line, id_, field, value, message in examples.select("line", "id", "field", "value", "message").iter_rows()
+        )
+        out.append(f"<details><summary>Examples of <code>{escape(rule)}</code></summary><table><tr><th>line</th>"
+                   f"<th>id</th><th>field</th><th>value</th><th>message</th></tr>{rows}</table></details>")
+    return "".join(out)
+
+
+def _files(manifest: Mapping[str, Any]) -> str:
+    rows = "".join(f"<tr><td>{escape(k)}</td><td><code>{escape(v)}</code></td></tr>" for k, v in manifest["files"].items())
+    return f"<h2>Files</h2><table><tr><th>file</th><th>sha256</th></tr>{rows}</table>"
