@@ -1,0 +1,210 @@
+"""The dry run: grader self-test, then the variance study, then ``dryrun.json`` and ``dryrun.html``.
+
+``run_dryrun`` reads an export folder, checks the grader without a model, samples the base model
+``samples`` times per item of the split (through the response cache), grades every sample
+locally with the same grader, computes per-item statistics and the verdict, marks suspected label
+errors in the ledger and writes the reports. When the self-test fails no request is sent: the
+verdict is no-go and paying for samples would not change it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curate.dryrun.cache import CACHE_DIR, ResponseCache, request_key
+from curate.dryrun.client import ClientSettings, EndpointError, SampleRequest, sample_missing
+from curate.dryrun.grading import open_grader, score_range
+from curate.dryrun.ledger_feedback import _atomic_write, mark_suspects
+from curate.dryrun.outdir import AnswerFormat, load_items, read_json
+from curate.dryrun.page import render_html
+from curate.dryrun.selftest import self_test
+from curate.dryrun.stats import NO_GO, item_stats, summarize
+from curate.dryrun.usage import usage_summary
+from curate.errors import ConfigError
+
+REPORT_JSON = "dryrun.json"
+REPORT_HTML = "dryrun.html"
+MAX_EXAMPLES = 5  # off-schema responses quoted in the warnings
+
+
+@dataclass(frozen=True)
+class DryRunReport:
+    """What a dry run found; ``to_dict()`` is the content of ``dryrun.json``."""
+
+    out_dir: Path
+    model: str
+    split: str
+    samples: int
+    params: dict[str, Any]
+    score_range: tuple[float, float]
+    items: list[dict[str, Any]]
+    summary: dict[str, Any]
+    selftest: dict[str, Any]
+    usage: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    requests_sent: int = 0  # HTTP requests this run (retries included); not in dryrun.json
+
+    @property
+    def verdict(self) -> str:
+        return self.summary["verdict"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "split": self.split, "samples": self.samples, "params": self.params,
+            "range": list(self.score_range), "summary": self.summary, "items": self.items,
+            "selftest": self.selftest, "usage": self.usage, "warnings": self.warnings,
+        }
+
+
+def load_grader(grader: str | Path | Mapping[str, Any] | None, out_dir: Path, answer_key: str) -> dict[str, Any]:
+    """The grader JSON: a mapping, a file, a built-in name (via ``curate.graders``), or the export's."""
+    if isinstance(grader, Mapping):
+        return dict(grader)
+    path = Path(out_dir) / "grader.json" if grader is None else Path(grader)
+    if path.exists():
+        return read_json(path, "grader")
+    if grader is None:
+        raise ConfigError(f"{path}: no grader; pass --grader FILE or export with a grader")
+    try:
+        from curate.graders import build_grader
+    except ImportError:
+        raise ConfigError(f"{grader}: grader file not found") from None
+    return build_grader(str(grader), answer_key=answer_key)
+
+
+def _progress(enabled: bool | None):
+    """A rich progress bar (or a no-op) as (context manager, start(total) -> advance callback)."""
+    from contextlib import nullcontext
+
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return nullcontext(), lambda total: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("sampling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   transient=True)
+
+    def start(total: int):
+        task = bar.add_task("sampling", total=total)
+        return lambda: bar.advance(task)
+
+    return bar, start
+
+
+def run_dryrun(
+    out_dir: str | Path,
+    *,
+    model: str,
+    grader: str | Path | Mapping[str, Any] | None = None,
+    base_url: str | None = None,
+    samples: int = 5,
+    split: str = "train",
+    reasoning_effort: str | None = None,
+    temperature: float | None = None,
+    max_completion_tokens: int | None = None,
+    concurrency: int = 16,
+    limit: int | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    timeout: float = 300.0,
+    max_retries: int = 8,
+    prices: tuple[float, float] | None = None,
+    workers: int = 2,
+    mark_ledger: bool = True,
+    progress: bool | None = None,
+) -> DryRunReport:
+    """Run the dry run on an export folder and write ``dryrun.json`` and ``dryrun.html`` there.
+
+    Raises :class:`curate.dryrun.EndpointError` when the endpoint cannot be used (responses
+    received so far stay cached) and :class:`curate.errors.ConfigError` for a bad folder or grader.
+
+    >>> report = run_dryrun("out", model="o4-mini", samples=5, reasoning_effort="low")  # doctest: +SKIP
+    >>> report.verdict, report.summary["frac_zero_variance"]                         # doctest: +SKIP
+    ('go', 0.32)
+    """
+    out = Path(out_dir)
+    if samples < 1 or concurrency < 1:
+        raise ConfigError("samples and concurrency must be at least 1")
+    items = load_items(out, split)[: limit or None]
+    fmt_path = out / "response_format.json"
+    fmt = read_json(fmt_path, "response format") if fmt_path.exists() else None
+    warnings = [] if fmt else ["no response_format.json: requests are sent without structured output"]
+    answer = AnswerFormat.from_response_format(fmt)
+    spec = load_grader(grader, out, answer.key)
+    low_high = score_range(spec)
+    params = {k: v for k, v in {"reasoning_effort": reasoning_effort, "temperature": temperature,
+                                "max_completion_tokens": max_completion_tokens}.items() if v is not None}
+    rows: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
+    sent = off_schema = 0
+    with open_grader(spec, workers=workers, timeout=timeout) as graded:
+        selftest = self_test(graded, items, answer, low_high)
+        if selftest["passed"]:
+            requests = [
+                SampleRequest(i, str(item["id"]), s, item["messages"],
+                              request_key(model, item["messages"], fmt, params, s))
+                for i, item in enumerate(items) for s in range(samples)
+            ]
+            settings = ClientSettings(model=model, base_url=base_url, api_key_env=api_key_env,
+                                      response_format=fmt, params=params, concurrency=concurrency,
+                                      timeout=timeout, max_retries=max_retries)
+            with ResponseCache(out / CACHE_DIR) as cache:
+                bar, start = _progress(progress)
+                with bar:
+                    missing = len({r.key for r in requests if r.key not in cache})
+                    try:
+                        sent = sample_missing(requests, settings, cache, on_response=start(missing))
+                    except EndpointError as exc:
+                        done = sum(r.key in cache for r in requests)
+                        raise EndpointError(
+                            f"{exc} ({done} of {len(requests)} responses cached; rerun to resume)"
+                        ) from None
+                records = [cache.get(r.key) for r in requests]  # type: ignore[misc]
+            results = graded.grade_many([(rec["content"], items[r.item]) for r, rec in zip(requests, records, strict=True)])
+            for i, item in enumerate(items):
+                chunk = results[i * samples:(i + 1) * samples]
+                row = item_stats(item["id"], [g.score for g in chunk])
+                names = sorted({k for g in chunk for k in g.sub_scores})
+                if names:
+                    row["sub_scores"] = {n: {k: v for k, v in item_stats(item["id"], [g.sub_scores.get(n, 0.0) for g in chunk]).items() if k != "id"} for n in names}
+                rows.append(row)
+            problems = [(r.item_id, answer.problem(rec["content"])) for r, rec in zip(requests, records, strict=True)]
+            bad = [(i, p) for i, p in problems if p is not None]
+            off_schema = len(bad)
+            if bad:
+                first: dict[str, str] = {}
+                for item_id, problem in bad:
+                    first.setdefault(item_id, problem)
+                examples = "; ".join(f"item {i!r}: {p}" for i, p in list(first.items())[:MAX_EXAMPLES])
+                warnings.append(f"{len(bad)} of {len(records)} responses do not match the response format ({examples})")
+    summary = summarize(rows, selftest_passed=selftest["passed"], score_range=low_high,
+                        off_schema=off_schema, responses=len(records))
+    if not selftest["passed"]:
+        summary["reasons"].append("no samples were drawn: fix the grader first")
+    if mark_ledger and rows:
+        mark_suspects(out, studied=[r["id"] for r in rows], suspects=summary["suspect_labels"])
+    report = DryRunReport(
+        out_dir=out, model=model, split=split, samples=samples, params=params, score_range=low_high,
+        items=rows, summary=summary, selftest=selftest,
+        usage=usage_summary(records, model=model, prices=prices),
+        warnings=warnings, requests_sent=sent,
+    )
+    write_reports(report)
+    return report
+
+
+def write_reports(report: DryRunReport) -> None:
+    """Write ``dryrun.json`` and ``dryrun.html`` into the report's folder, each atomically."""
+    data = report.to_dict()
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    _atomic_write(report.out_dir / REPORT_JSON, lambda p: p.write_text(text, encoding="utf-8"))
+    page = render_html(data)
+    _atomic_write(report.out_dir / REPORT_HTML, lambda p: p.write_text(page, encoding="utf-8"))
+
+
+__all__ = ["DryRunReport", "run_dryrun", "load_grader", "write_reports", "NO_GO"]
