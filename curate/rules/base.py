@@ -1,0 +1,178 @@
+"""What a rule is: a small immutable object with a name, a severity, checked parameters and a message.
+
+Two kinds exist:
+
+- :class:`RowRule`: a polars expression meaning "this row passes"; every row rule of a run is
+  evaluated together in one ``select``.
+- :class:`DatasetRule`: an aggregate over the whole frame (duplicates, conflicts, id clashes) that
+  returns findings directly.
+
+Subclassing registers a rule under its ``name`` (a dict filled by ``__init_subclass__``), which is
+how packs find it. A rule serialises flatly: ``Rule -> dict -> Rule``.
+
+>>> from curate.rules.text import MaxChars
+>>> rule = MaxChars(max=30000)
+>>> rule.to_dict()
+{'rule': 'max_chars', 'severity': 'error', 'max': 30000}
+>>> Rule.from_dict(rule.to_dict()) == rule
+True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import polars as pl
+
+from curate.errors import ConfigError
+from curate.frame import ERROR, SEVERITIES, TEXT
+from curate.options import Param, parse_options
+
+if TYPE_CHECKING:
+    from curate.rules import RuleContext
+    from curate.rules.workspace import Workspace
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+RESERVED_KEYS = ("rule", "severity", "enabled")
+
+
+class Rule:
+    """Base of every rule. Subclasses set the class attributes and implement one method.
+
+    Constructors only store (checked) keyword arguments, like scikit-learn estimators.
+    """
+
+    name: ClassVar[str] = ""
+    severity_default: ClassVar[str] = ERROR
+    field: ClassVar[str | None] = TEXT
+    params: ClassVar[tuple[Param, ...]] = ()
+    message: ClassVar[str] = ""  # template; ``{param}`` placeholders take the rule's options
+    kind: ClassVar[str] = "row"
+    registry: ClassVar[dict[str, type[Rule]]] = {}
+
+    __slots__ = ("severity", "enabled", "options")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.name:
+            return
+        if not NAME_RE.match(cls.name):
+            raise ValueError(f"rule name {cls.name!r} is not snake_case")
+        previous = Rule.registry.get(cls.name)
+        if previous is not None and previous.__qualname__ != cls.__qualname__:
+            raise ValueError(f"a rule named {cls.name!r} is already registered ({previous.__qualname__})")
+        Rule.registry[cls.name] = cls
+
+    def __init__(self, *, severity: str | None = None, enabled: bool = True, **options: Any) -> None:
+        where = ""
+        severity = self.severity_default if severity is None else severity
+        if severity not in SEVERITIES:
+            raise ConfigError(
+                f"The 'severity' parameter of {self.name} must be one of 'error', 'warn'. "
+                f"Got {severity!r} instead."
+            )
+        if not isinstance(enabled, bool):
+            raise ConfigError(
+                f"The 'enabled' parameter of {self.name} must be a bool. Got {enabled!r} instead."
+            )
+        checked = parse_options(self.name, options, self.params, where)
+        # floats given as ints are fine (``threshold: 1``)
+        for p in self.params:
+            if p.kind is float and isinstance(checked.get(p.name), int):
+                checked[p.name] = float(checked[p.name])
+        object.__setattr__(self, "severity", severity)
+        object.__setattr__(self, "enabled", enabled)
+        object.__setattr__(self, "options", checked)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; build a new rule instead")
+
+    def __getattr__(self, key: str) -> Any:  # options read like attributes: rule.max
+        options = object.__getattribute__(self, "options")
+        if key in options:
+            return options[key]
+        raise AttributeError(key)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.to_dict() == self.to_dict()  # type: ignore[union-attr]
+
+    def __hash__(self) -> int:
+        return hash((self.name, repr(sorted(self.to_dict().items(), key=lambda kv: kv[0]))))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "rule")
+        return f"{type(self).__name__}({args})"
+
+    # -- serialisation -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The flat mapping a pack entry holds."""
+        out: dict[str, Any] = {"rule": self.name, "severity": self.severity}
+        if not self.enabled:
+            out["enabled"] = False
+        out.update(self.options)
+        return out
+
+    @staticmethod
+    def from_dict(entry: Mapping[str, Any], where: str = "") -> Rule:
+        """Build a rule from a pack entry (``{rule: max_chars, max: 20000}``) via the registry."""
+        import curate.rules.catalog  # noqa: F401  (registers the built-in rules)
+
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where}a rule entry must be a mapping like {{rule: max_chars}}; got {entry!r}")
+        entry = dict(entry)
+        name = entry.pop("rule", None)
+        if not isinstance(name, str):
+            raise ConfigError(f"{where}a rule entry needs a 'rule' key naming the rule; got {entry!r}")
+        cls = Rule.registry.get(name)
+        if cls is None:
+            known = ", ".join(sorted(Rule.registry))
+            raise ConfigError(f"{where}unknown rule {name!r}; known rules: {known}")
+        try:
+            return cls(**entry)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}{exc}") from None
+
+    def replace(self, **changes: Any) -> Rule:
+        """A copy with some options, ``severity`` or ``enabled`` changed."""
+        entry = self.to_dict()
+        entry.update(changes)
+        return Rule.from_dict(entry)
+
+    def render_message(self) -> str:
+        return self.message.format(**self.options)
+
+
+class RowRule(Rule):
+    """A rule decided on each row alone by a polars expression."""
+
+    kind: ClassVar[str] = "row"
+
+    def passes(self, context: RuleContext) -> pl.Expr:
+        """Boolean expression, true when the row is fine. Null counts as passing."""
+        raise NotImplementedError
+
+    def value(self, context: RuleContext) -> pl.Expr | None:
+        """Short expression shown as the finding's ``value`` (truncated by the engine)."""
+        return None
+
+    def message_expr(self, context: RuleContext) -> pl.Expr | str:
+        return self.render_message()
+
+
+class DatasetRule(Rule):
+    """A rule over the whole frame; returns a findings table (see :func:`curate.frame.findings_for`)."""
+
+    kind: ClassVar[str] = "dataset"
+
+    def evaluate(self, frame: pl.DataFrame, context: RuleContext, ws: Workspace) -> pl.DataFrame:
+        raise NotImplementedError
+
+
+class StageRule(Rule):
+    """A finding another stage emits (loader, vocabulary). Registered so packs can restate its
+    severity or disable it; it evaluates nothing itself."""
+
+    kind: ClassVar[str] = "stage"
+    field: ClassVar[str | None] = None

@@ -1,0 +1,148 @@
+"""Dataset rules over repeated inputs: exact, normalised and near duplicates, and label conflicts.
+
+"First" always means the smallest ``line`` of a group, so results do not depend on row order.
+Each grouping also feeds the groups table that keeps a group inside one split.
+
+>>> import polars as pl
+>>> from curate.rules import evaluate_rules
+>>> frame = pl.DataFrame({"line": [1, 2, 3], "id": ["a", "b", "c"],
+...     "text": ["Same words here", "same  words HERE", "Same words here"],
+...     "labels": [["x"], ["y"], ["x"]], "label_names": [["x"], ["y"], ["x"]]})
+>>> r = evaluate_rules(frame, [{"rule": "duplicate"}, {"rule": "label_conflict"}])
+>>> r.findings.select("line", "rule").rows()
+[(1, 'label_conflict'), (2, 'label_conflict'), (3, 'duplicate'), (3, 'label_conflict')]
+>>> r.groups.rows()
+[(1, 1), (2, 1), (3, 1)]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from curate.frame import TEXT, WARN, findings_for
+from curate.options import Param
+from curate.rules.base import DatasetRule
+
+NEAR_PARAMS = (
+    Param("threshold", float, 0.8, low=0.05, high=1.0),
+    Param("ngram", int, 3, low=1, high=20),
+    Param("num_perm", int, 128, low=8, high=1024),
+    Param("seed", int, 1, low=0),
+)
+
+
+def _position_groups(keys: pl.DataFrame, by: list[str]) -> np.ndarray:
+    """Per row, the smallest position sharing the values of ``by``."""
+    return (
+        keys.select(by)
+        .with_row_index("pos")
+        .select(pl.col("pos").min().over(by))["pos"]
+        .cast(pl.Int64)
+        .to_numpy()
+    )
+
+
+class Duplicate(DatasetRule):
+    name = "duplicate"
+    message = "same text and labels as an earlier row"
+
+    def evaluate(self, frame, context, ws):
+        k = ws.keys
+        ws.add_grouping(_position_groups(k, ["exact"]))
+        hit = k.with_columns(pl.col("line").min().over("exact", "labels").alias("first")).filter(
+            pl.col("line") != pl.col("first")
+        )
+        return findings_for(
+            hit, rule=self.name, severity=self.severity, field=TEXT,
+            value=pl.col("first"), message=pl.format("same text and labels as line {}", pl.col("first")),
+        )
+
+
+class NormalizedDuplicate(DatasetRule):
+    name = "normalized_duplicate"
+    message = "same text as an earlier row after NFKC, case and whitespace normalisation, same labels"
+
+    def evaluate(self, frame, context, ws):
+        k = ws.keys
+        ws.add_grouping(_position_groups(k, ["norm"]))
+        hit = k.with_columns(
+            pl.col("line").min().over("norm", "labels").alias("first"),
+            pl.col("line").min().over("exact", "labels").alias("exact_first"),
+        ).filter((pl.col("line") != pl.col("first")) & (pl.col("line") == pl.col("exact_first")))
+        return findings_for(
+            hit, rule=self.name, severity=self.severity, field=TEXT, value=pl.col("first"),
+            message=pl.format(
+                "same text as line {} after Unicode (NFKC), case and whitespace normalisation, same labels",
+                pl.col("first"),
+            ),
+        )
+
+
+class NearDuplicate(DatasetRule):
+    """MinHash/LSH over word n-grams, verified with exact Jaccard; see :mod:`curate.rules.minhash`."""
+
+    name = "near_duplicate"
+    severity_default = WARN
+    params = NEAR_PARAMS
+    message = "near-duplicate (Jaccard >= {threshold} on word {ngram}-grams) of an earlier row with the same labels"
+
+    def evaluate(self, frame, context, ws):
+        comp = ws.near_components(threshold=self.threshold, ngram=self.ngram, num_perm=self.num_perm, seed=self.seed)
+        ws.add_grouping(comp)
+        k = ws.keys.with_columns(pl.Series("comp", comp, dtype=pl.Int64))
+        hit = k.with_columns(
+            pl.col("line").min().over("comp", "labels").alias("first"),
+            pl.col("line").min().over("norm", "labels").alias("norm_first"),
+        ).filter((pl.col("line") != pl.col("first")) & (pl.col("line") == pl.col("norm_first")))
+        return findings_for(
+            hit, rule=self.name, severity=self.severity, field=TEXT, value=pl.col("first"),
+            message=pl.format(
+                "near-duplicate of line {} (Jaccard >= {} on word {}-grams) with the same labels",
+                pl.col("first"), pl.lit(self.threshold), pl.lit(self.ngram),
+            ),
+        )
+
+
+class LabelConflict(DatasetRule):
+    """The same (``match: exact``/``normalized``) or near-same (``near``) input with different label
+    sets. ``resolve: reject_all`` flags every member; ``majority`` keeps the rows carrying the most
+    common label set of the group (when it is unique) and flags the rest."""
+
+    name = "label_conflict"
+    field = "label_names"
+    params = (
+        Param("match", str, "near", choices=("exact", "normalized", "near")),
+        Param("resolve", str, "reject_all", choices=("reject_all", "majority")),
+        *NEAR_PARAMS,
+    )
+    message = "the same or near-same input appears with different label sets"
+
+    def evaluate(self, frame, context, ws):
+        k = ws.keys
+        if self.match == "near":
+            comp = ws.near_components(threshold=self.threshold, ngram=self.ngram, num_perm=self.num_perm, seed=self.seed)
+        else:
+            comp = _position_groups(k, ["exact" if self.match == "exact" else "norm"])
+        ws.add_grouping(comp)
+        k = k.with_columns(pl.Series("comp", comp, dtype=pl.Int64))
+        k = k.with_columns(
+            pl.col("labels").n_unique().over("comp").alias("sets"),
+            pl.col("line").min().over("comp").alias("first"),
+            pl.len().over("comp").alias("rows"),
+            pl.len().over("comp", "labels").alias("votes"),
+        ).filter(pl.col("sets") > 1)
+        if self.resolve == "majority":
+            top = pl.col("votes").max().over("comp")
+            unique_top = (pl.col("votes") == top).sum().over("comp") == top  # only one set has top votes
+            k = k.filter(~((pl.col("votes") == top) & unique_top))
+            how = "the majority label set of the group is kept"
+        else:
+            how = "every member is rejected"
+        return findings_for(
+            k, rule=self.name, severity=self.severity, field="label_names", value=pl.col("shown_labels"),
+            message=pl.format(
+                "input matches line {} ({}) but {} label sets occur among its {} rows; {}",
+                pl.col("first"), pl.lit(self.match), pl.col("sets"), pl.col("rows"), pl.lit(how),
+            ),
+        )

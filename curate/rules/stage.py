@@ -1,0 +1,44 @@
+"""Findings other stages emit, registered by name so packs can restate their severity.
+
+The loader reports ``malformed_json``, ``invalid_utf8``, ``wrong_type``, ``missing_field``; the
+vocabulary stage reports ``unknown_label`` and ``no_labels``. These rules evaluate nothing; use
+:func:`curate.rules.restate_findings` to apply a pack's severities and ``enabled: false`` to them.
+"""
+
+from __future__ import annotations
+
+from curate.frame import LABELS, WARN
+from curate.rules.base import StageRule
+
+
+class MalformedJson(StageRule):
+    name = "malformed_json"
+    message = "line is not valid JSON"
+
+
+class InvalidUtf8(StageRule):
+    name = "invalid_utf8"
+    message = "line is not valid UTF-8"
+
+
+class WrongType(StageRule):
+    name = "wrong_type"
+    message = "a mapped field has the wrong type"
+
+
+class MissingField(StageRule):
+    name = "missing_field"
+    message = "a mapped field is missing"
+
+
+class UnknownLabel(StageRule):
+    name = "unknown_label"
+    severity_default = WARN
+    field = LABELS
+    message = "label id is not in the vocabulary"
+
+
+class NoLabels(StageRule):
+    name = "no_labels"
+    field = LABELS
+    message = "row has no labels left after mapping"

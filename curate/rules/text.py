@@ -1,0 +1,141 @@
+"""Row rules on the input text: empty, too short, too long, broken encoding, control characters,
+mostly non-text content.
+
+>>> import polars as pl
+>>> from curate.rules import RuleContext
+>>> frame = pl.DataFrame({"text": ["fine text", "cafÃ© au lait"]})
+>>> frame.select(Mojibake().passes(RuleContext()))["text"].to_list()
+[True, False]
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from curate.frame import TEXT, WARN
+from curate.options import Param
+from curate.rules.base import RowRule
+from curate.rules.tokens import token_counter
+
+# A UTF-8 lead byte read as cp1252/latin-1 (Ã Â â Ð Ñ Ø Ù ...) followed by a character that a
+# continuation byte (0x80-0xBF) becomes in cp1252 or latin-1. Plain English or legal text never
+# has these pairs; mis-decoded UTF-8 is full of them. U+FFFD marks bytes already lost.
+_CONT = (
+    "\u0080-\u00bf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152"
+    "\u017d\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178"
+)
+MOJIBAKE_PATTERN = f"[\u00c2\u00c3\u00c5\u00c4\u00c6\u00ce\u00cf\u00d0\u00d1\u00e2\u0102\u0139][{_CONT}]|\ufffd"
+# C0 controls except tab, newline, carriage return; DEL; C1 controls
+CONTROL_PATTERN = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"
+
+
+class EmptyText(RowRule):
+    name = "empty_text"
+    message = "text is empty or whitespace only"
+
+    def passes(self, context):
+        return pl.col(TEXT).fill_null("").str.strip_chars().str.len_chars() > 0
+
+
+class MinChars(RowRule):
+    name = "min_chars"
+    params = (Param("min", int, 20, low=1),)
+    message = "text is shorter than {min} characters"
+
+    def passes(self, context):
+        stripped = pl.col(TEXT).str.strip_chars().str.len_chars()
+        return (stripped >= self.min) | (stripped == 0)  # empty text is empty_text's finding
+
+    def value(self, context):
+        return pl.col(TEXT).str.strip_chars().str.len_chars()
+
+
+class MaxChars(RowRule):
+    name = "max_chars"
+    params = (Param("max", int, 20000, low=1),)
+    message = "text is longer than {max} characters"
+
+    def passes(self, context):
+        return pl.col(TEXT).str.len_chars() <= self.max
+
+    def value(self, context):
+        return pl.col(TEXT).str.len_chars()
+
+
+class MaxTokens(RowRule):
+    """Token count: exact with an installed ``tiktoken`` whose encoding is cached offline
+    (``tokenizer: auto``), otherwise ``ceil(chars / chars_per_token)``."""
+
+    name = "max_tokens"
+    severity_default = WARN
+    params = (
+        Param("max", int, 8000, low=1),
+        Param("tokenizer", str, "auto", choices=("auto", "estimate")),
+        Param("encoding", str, "o200k_base"),
+        Param("chars_per_token", float, 4.0, low=0.5),
+    )
+    message = "text is longer than {max} tokens"
+
+    def _tokens(self) -> pl.Expr:
+        count = token_counter(self.encoding) if self.tokenizer == "auto" else None
+        if count is None:
+            return (pl.col(TEXT).str.len_chars() / self.chars_per_token).ceil().cast(pl.Int64)
+        return pl.col(TEXT).map_batches(count, return_dtype=pl.Int64)
+
+    def passes(self, context):
+        return self._tokens() <= self.max
+
+    def value(self, context):
+        return self._tokens()
+
+    def message_expr(self, context):
+        exact = self.tokenizer == "auto" and token_counter(self.encoding) is not None
+        how = f"{self.encoding} tokens" if exact else f"tokens (estimated at {self.chars_per_token:g} characters per token)"
+        return f"text is longer than {self.max} {how}"
+
+
+class Mojibake(RowRule):
+    name = "mojibake"
+    params = (Param("min_hits", int, 1, low=1),)
+    message = "text looks mis-decoded (UTF-8 read as cp1252/latin-1, or U+FFFD replacement characters)"
+
+    def passes(self, context):
+        return pl.col(TEXT).str.count_matches(MOJIBAKE_PATTERN) < self.min_hits
+
+    def value(self, context):
+        return pl.col(TEXT).str.extract(f"(.{{0,12}}(?:{MOJIBAKE_PATTERN}).{{0,12}})", 1)
+
+
+class ControlChars(RowRule):
+    name = "control_chars"
+    message = "text contains control characters (other than tab and newline)"
+
+    def passes(self, context):
+        return ~pl.col(TEXT).str.contains(CONTROL_PATTERN)
+
+    def value(self, context):
+        first = pl.col(TEXT).str.extract(f"({CONTROL_PATTERN})", 1)
+        return pl.format("UTF-8 bytes {}", first.str.encode("hex"))
+
+
+class MostlyNonText(RowRule):
+    name = "mostly_non_text"
+    params = (
+        Param("min_letter_ratio", float, 0.5, low=0.0, high=1.0),
+        Param("min_chars", int, 20, low=0),
+    )
+    message = "fewer than {min_letter_ratio:.0%} of the visible characters are letters"
+
+    def _ratio(self) -> pl.Expr:
+        visible = pl.col(TEXT).str.count_matches(r"\S")
+        return pl.col(TEXT).str.count_matches(r"\p{L}") / visible
+
+    def passes(self, context):
+        visible = pl.col(TEXT).str.count_matches(r"\S")
+        return (visible < self.min_chars) | (self._ratio() >= self.min_letter_ratio)
+
+    def value(self, context):
+        return self._ratio().round(2)
+
+
+__all__ = ["EmptyText", "MinChars", "MaxChars", "MaxTokens", "Mojibake", "ControlChars", "MostlyNonText"]
