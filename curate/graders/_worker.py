@@ -48,7 +48,10 @@ def as_score(value: Any) -> tuple[float, str | None]:
         return 0.0, f"python_grader_runtime_error: grade() returned {score}, not a finite number"
     shown = repr(value)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
-    return 0.0, f"python_grader_runtime_error: grade() returned {shown} ({type(value).__name__}), not a number"
+    return (
+        0.0,
+        f"python_grader_runtime_error: grade() returned {shown} ({type(value).__name__}), not a number",
+    )
 
 
 def call_grade(grade: Any, sample: Any, item: Any) -> tuple[float, str | None]:
@@ -91,7 +94,9 @@ def main(conn: Any, status: Any, memory_mb: int) -> None:
             try:
                 cache[key] = compile_source(source)
             except BaseException as exc:  # noqa: BLE001
-                cache[key] = f"python_grader_runtime_error: the source failed to load: {describe_exception(exc)}"
+                cache[key] = (
+                    f"python_grader_runtime_error: the source failed to load: {describe_exception(exc)}"
+                )
         grade = cache[key]
         if isinstance(grade, str):
             results = [(0.0, grade)] * len(pairs)

@@ -141,7 +141,9 @@ class _Parser:
             if self.peek() == ("op", "("):
                 if value not in FUNCTIONS:
                     known = ", ".join(FUNCTIONS)
-                    raise ConfigError(f"formula {self.text!r}: unknown function {value!r}; known: {known}")
+                    raise ConfigError(
+                        f"formula {self.text!r}: unknown function {value!r}; known: {known}"
+                    )
                 self.take()
                 args = [self.expr()]
                 while self.peek() == ("op", ","):

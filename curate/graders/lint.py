@@ -29,13 +29,19 @@ def _python_reads(source: str) -> tuple[set[tuple[str, ...]], bool]:
     constants = {
         t.id: node.value.value
         for node in tree.body
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
         for t in node.targets
         if isinstance(t, ast.Name)
     }
-    grade = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "grade"), None)
+    grade = next(
+        (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "grade"), None
+    )
     params = [a.arg for a in (grade.args.posonlyargs + grade.args.args)] if grade else []
-    sample_name, item_name = (params + ["sample", "item"])[:2] if len(params) >= 2 else ("sample", "item")
+    sample_name, item_name = (
+        (params + ["sample", "item"])[:2] if len(params) >= 2 else ("sample", "item")
+    )
 
     def literal(node: ast.AST) -> str | None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -69,7 +75,11 @@ def _python_reads(source: str) -> tuple[set[tuple[str, ...]], bool]:
 
 def grader_reads(grader: Mapping[str, Any]) -> tuple[list[tuple[str, tuple[str, ...]]], bool]:
     """``([(grader name, item path)], reads sample.output_json)`` over a grader and its sub-graders."""
-    leaves = list(grader["graders"].items()) if grader.get("type") == "multi" else [(grader.get("name"), grader)]
+    leaves = (
+        list(grader["graders"].items())
+        if grader.get("type") == "multi"
+        else [(grader.get("name"), grader)]
+    )
     reads: list[tuple[str, tuple[str, ...]]] = []
     output_json = False
     for name, leaf in leaves:
@@ -145,7 +155,11 @@ def lint_templates(
         counts = Counter(t for t in types if t is not None)
         main = counts.most_common(1)[0][0] if counts else None
         for i, (row, kind) in enumerate(zip(rows, types, strict=True)):
-            base = {"line": i + 1, "id": None if row.get("id") is None else str(row.get("id")), "field": variable}
+            base = {
+                "line": i + 1,
+                "id": None if row.get("id") is None else str(row.get("id")),
+                "field": variable,
+            }
             if kind is None:
                 records.append(
                     base

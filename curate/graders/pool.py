@@ -47,7 +47,11 @@ def _main_module_hidden() -> Iterator[None]:
     """Start workers without re-importing the caller's ``__main__`` (our target lives in curate):
     scripts that create a LocalGrader without an ``if __name__ == "__main__"`` guard then work."""
     main = sys.modules.get("__main__")
-    saved = {a: main.__dict__[a] for a in ("__file__", "__spec__") if main is not None and a in main.__dict__}
+    saved = {
+        a: main.__dict__[a]
+        for a in ("__file__", "__spec__")
+        if main is not None and a in main.__dict__
+    }
     with _START_LOCK:
         try:
             for attr in saved:
@@ -63,7 +67,10 @@ class _Worker:
         self.conn, child = ctx.Pipe(duplex=True)
         self.status = ctx.Array("d", [_worker.IDLE, 0.0], lock=False)
         self.process = ctx.Process(
-            target=_worker.main, args=(child, self.status, memory_mb), daemon=True, name="curate-grader"
+            target=_worker.main,
+            args=(child, self.status, memory_mb),
+            daemon=True,
+            name="curate-grader",
         )
         with _main_module_hidden():
             self.process.start()
@@ -100,7 +107,9 @@ class WorkerPool:
         self.memory_mb = int(memory_mb)
         self._ctx = _context()
         self._workers: list[_Worker] = []
-        self._broken: dict[str, str] = {}  # source key -> error, for sources that hang or crash on load
+        self._broken: dict[
+            str, str
+        ] = {}  # source key -> error, for sources that hang or crash on load
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -148,7 +157,9 @@ class WorkerPool:
                     except (EOFError, OSError):
                         worker.process.join(timeout=5.0)
                         code = worker.process.exitcode
-                        failure = f"python_grader_server_error: the grader process exited (code {code})"
+                        failure = (
+                            f"python_grader_server_error: the grader process exited (code {code})"
+                        )
                     else:
                         start, chunk = busy.pop(worker)
                         results[start : start + len(chunk)] = answer

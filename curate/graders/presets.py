@@ -38,7 +38,7 @@ _FROM = Param("answer_from", str, "json", choices=("json", "text"))
 def preset_source(name: str, **constants: Any) -> str:
     """The text of ``curate/graders/sources/<name>.py`` with its top-level constants set.
 
-    >>> "METRIC = 'recall'" in preset_source("multilabel", METRIC="recall")
+    >>> 'METRIC = "recall"' in preset_source("multilabel", METRIC="recall")
     True
     """
     text = resources.files("curate.graders.sources").joinpath(f"{name}.py").read_text("utf-8")
@@ -46,7 +46,8 @@ def preset_source(name: str, **constants: Any) -> str:
         pattern = re.compile(rf"^{constant} = .*$", re.MULTILINE)
         if len(pattern.findall(text)) != 1:
             raise RuntimeError(f"sources/{name}.py must assign {constant} exactly once")
-        text = pattern.sub(lambda _m: f"{constant} = {value!r}", text, count=1)  # noqa: B023
+        literal = json.dumps(value) if isinstance(value, str) else repr(value)
+        text = pattern.sub(lambda _m: f"{constant} = {literal}", text, count=1)  # noqa: B023
     return text
 
 
@@ -70,7 +71,9 @@ def _multilabel(metric: str, opts: dict, answer_key: str, default_name: str) -> 
         "type": "multi",
         "name": name,
         "graders": {
-            "precision": _python("precision", preset_source("multilabel", METRIC="precision", **consts)),
+            "precision": _python(
+                "precision", preset_source("multilabel", METRIC="precision", **consts)
+            ),
             "recall": _python("recall", preset_source("multilabel", METRIC="recall", **consts)),
         },
         "calculate_output": formula,
@@ -85,7 +88,13 @@ def _text_templates(opts: dict, answer_key: str) -> tuple[str, str]:
 
 def _exact(opts: dict, answer_key: str) -> dict[str, Any]:
     inp, ref = _text_templates(opts, answer_key)
-    return {"type": "string_check", "name": opts["name"] or "exact_match", "input": inp, "reference": ref, "operation": "eq"}
+    return {
+        "type": "string_check",
+        "name": opts["name"] or "exact_match",
+        "input": inp,
+        "reference": ref,
+        "operation": "eq",
+    }
 
 
 def _fuzzy(opts: dict, answer_key: str) -> dict[str, Any]:
@@ -104,7 +113,9 @@ def _key(opts: dict, answer_key: str) -> str | None:
 
 
 def _case_insensitive(opts: dict, answer_key: str) -> dict[str, Any]:
-    source = preset_source("text_match", ANSWER_KEY=_key(opts, answer_key), REFERENCE_KEY=opts["reference_key"])
+    source = preset_source(
+        "text_match", ANSWER_KEY=_key(opts, answer_key), REFERENCE_KEY=opts["reference_key"]
+    )
     return _python(opts["name"] or "case_insensitive_match", source)
 
 
@@ -121,7 +132,10 @@ def _numeric(opts: dict, answer_key: str) -> dict[str, Any]:
 
 PRESETS: dict[str, tuple[tuple[Param, ...], Callable[[dict, str], dict[str, Any]]]] = {
     "multilabel_f1": (_MULTILABEL, lambda o, k: _multilabel("f1", o, k, "multilabel_f1")),
-    "multilabel_precision": (_COMMON, lambda o, k: _multilabel("precision", o, k, "multilabel_precision")),
+    "multilabel_precision": (
+        _COMMON,
+        lambda o, k: _multilabel("precision", o, k, "multilabel_precision"),
+    ),
     "multilabel_recall": (_COMMON, lambda o, k: _multilabel("recall", o, k, "multilabel_recall")),
     "multilabel_fbeta": (
         (*_MULTILABEL, Param("beta", (int, float), 1.0, low=1e-9)),
@@ -131,7 +145,12 @@ PRESETS: dict[str, tuple[tuple[Param, ...], Callable[[dict, str], dict[str, Any]
     "case_insensitive_match": ((*_COMMON, _FROM), _case_insensitive),
     "fuzzy_match": (_TEXT, _fuzzy),
     "numeric_tolerance": (
-        (*_COMMON, _FROM, Param("tolerance", (int, float), 1e-6, low=0), Param("relative", bool, False)),
+        (
+            *_COMMON,
+            _FROM,
+            Param("tolerance", (int, float), 1e-6, low=0),
+            Param("relative", bool, False),
+        ),
         _numeric,
     ),
 }
@@ -147,7 +166,9 @@ def build_grader(
     if isinstance(spec, str):
         spec = {"preset": spec}
     if not isinstance(spec, Mapping):
-        raise ConfigError(f"export.grader must be a preset name or a mapping. Got {spec!r} instead.")
+        raise ConfigError(
+            f"export.grader must be a preset name or a mapping. Got {spec!r} instead."
+        )
     if "type" in spec:
         grader = json.loads(json.dumps(dict(spec)))
     elif "path" in spec:
@@ -165,9 +186,13 @@ def build_grader(
     elif "preset" in spec:
         preset = spec["preset"]
         if preset not in PRESETS:
-            raise ConfigError(f"unknown grader preset {preset!r}; known presets: {', '.join(PRESETS)}")
+            raise ConfigError(
+                f"unknown grader preset {preset!r}; known presets: {', '.join(PRESETS)}"
+            )
         params, build = PRESETS[preset]
-        opts = parse_options(f"grader preset {preset!r}", {k: v for k, v in spec.items() if k != "preset"}, params)
+        opts = parse_options(
+            f"grader preset {preset!r}", {k: v for k, v in spec.items() if k != "preset"}, params
+        )
         grader = build(opts, answer_key)
     else:
         raise ConfigError("export.grader needs 'preset', 'path' or an inline grader with 'type'")

@@ -87,7 +87,12 @@ class LocalGrader:
     """
 
     def __init__(
-        self, grader: Mapping[str, Any], *, workers: int = 2, timeout: float = 120.0, memory_mb: int = 2048
+        self,
+        grader: Mapping[str, Any],
+        *,
+        workers: int = 2,
+        timeout: float = 120.0,
+        memory_mb: int = 2048,
     ) -> None:
         validate_grader(grader)
         check_runnable(grader)
@@ -100,7 +105,11 @@ class LocalGrader:
             else None
         )
         has_python = any(leaf["type"] == "python" for _, leaf in self._leaves)
-        self._pool = WorkerPool(workers, timeout=timeout, memory_mb=memory_mb) if has_python and workers > 0 else None
+        self._pool = (
+            WorkerPool(workers, timeout=timeout, memory_mb=memory_mb)
+            if has_python and workers > 0
+            else None
+        )
         self._inprocess: dict[str, Any] = {}
 
     def __enter__(self) -> LocalGrader:
@@ -143,7 +152,9 @@ class LocalGrader:
             out.append(GradeResult(score, sub, errors))
         return out
 
-    def _run_leaf(self, leaf: Mapping[str, Any], samples: list[dict], items: list[dict]) -> list[Result]:
+    def _run_leaf(
+        self, leaf: Mapping[str, Any], samples: list[dict], items: list[dict]
+    ) -> list[Result]:
         kind = leaf["type"]
         if kind == "python":
             if self._pool is not None:
@@ -155,7 +166,9 @@ class LocalGrader:
                 got = render(leaf["input"], item, sample)
                 want = render(leaf["reference"], item, sample)
             except TemplateError as exc:
-                flag = "sample_parse_error" if "output_json" in str(exc) else "invalid_variable_error"
+                flag = (
+                    "sample_parse_error" if "output_json" in str(exc) else "invalid_variable_error"
+                )
                 results.append((0.0, f"{flag}: {exc}"))
                 continue
             if kind == "string_check":

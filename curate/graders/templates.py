@@ -9,9 +9,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
-import re
 
 from curate.errors import ConfigError
 
@@ -31,7 +31,9 @@ def references(text: str) -> list[tuple[str, tuple[str, ...]]]:
     for match in _PLACEHOLDER.finditer(text):
         expr = match.group(1)
         if not _PATH.match(expr):
-            raise ConfigError(f"template {{{{{expr}}}}} is not a dotted variable such as {{{{item.field}}}}")
+            raise ConfigError(
+                f"template {{{{{expr}}}}} is not a dotted variable such as {{{{item.field}}}}"
+            )
         namespace, *path = expr.split(".")
         if namespace not in NAMESPACES:
             raise ConfigError(
@@ -60,7 +62,9 @@ def grader_strings(grader: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                     yield f"{key}[{i}].content", content
                 elif isinstance(content, Mapping) and isinstance(content.get("text"), str):
                     yield f"{key}[{i}].content.text", content["text"]
-    for name, sub in (grader.get("graders") or {}).items() if isinstance(grader.get("graders"), Mapping) else ():
+    for name, sub in (
+        (grader.get("graders") or {}).items() if isinstance(grader.get("graders"), Mapping) else ()
+    ):
         if isinstance(sub, Mapping):
             for where, text in grader_strings(sub):
                 yield f"graders.{name}.{where}", text

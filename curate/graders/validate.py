@@ -58,7 +58,10 @@ def _check(grader: Any, *, where: str, top: bool) -> None:
             hint = " (label_model is allowed only inside a multi grader)"
         elif kind == "multi":
             hint = " (multi graders cannot be nested)"
-        raise _fail(where, f"'type' must be one of {', '.join(map(repr, allowed))}{hint}. Got {kind!r} instead.")
+        raise _fail(
+            where,
+            f"'type' must be one of {', '.join(map(repr, allowed))}{hint}. Got {kind!r} instead.",
+        )
     name = grader.get("name")
     if not isinstance(name, str) or not name.strip():
         raise _fail(where, f"a {kind} grader needs a non-empty 'name'")
@@ -69,8 +72,15 @@ def _check(grader: Any, *, where: str, top: bool) -> None:
         raise _fail(where, f"missing required key {missing[0]!r}")
     unknown = sorted(set(grader) - required - optional)
     if unknown:
-        hint = " (pass_threshold belongs to eval testing criteria, not RFT graders)" if "pass_threshold" in unknown else ""
-        raise _fail(where, f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(required | optional))}{hint}")
+        hint = (
+            " (pass_threshold belongs to eval testing criteria, not RFT graders)"
+            if "pass_threshold" in unknown
+            else ""
+        )
+        raise _fail(
+            where,
+            f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(required | optional))}{hint}",
+        )
     globals()[f"_check_{kind}"](grader, where)
     if kind != "multi":
         for key, text in grader_strings(grader):
@@ -92,7 +102,8 @@ def _check_string_check(grader: Mapping, where: str) -> None:
     _need_str(grader, "reference", where)
     if grader["operation"] not in OPERATIONS:
         raise _fail(
-            where, f"'operation' must be one of {', '.join(map(repr, OPERATIONS))}. Got {grader['operation']!r} instead."
+            where,
+            f"'operation' must be one of {', '.join(map(repr, OPERATIONS))}. Got {grader['operation']!r} instead.",
         )
 
 
@@ -101,15 +112,23 @@ def _check_text_similarity(grader: Mapping, where: str) -> None:
     _need_str(grader, "reference", where)
     metric = grader["evaluation_metric"]
     if metric == "cosine":
-        raise _fail(where, "'evaluation_metric' cosine is available in evals only, not in RFT graders")
+        raise _fail(
+            where, "'evaluation_metric' cosine is available in evals only, not in RFT graders"
+        )
     if metric not in METRICS:
-        raise _fail(where, f"'evaluation_metric' must be one of {', '.join(map(repr, METRICS))}. Got {metric!r} instead.")
+        raise _fail(
+            where,
+            f"'evaluation_metric' must be one of {', '.join(map(repr, METRICS))}. Got {metric!r} instead.",
+        )
 
 
 def _check_python(grader: Mapping, where: str) -> None:
     source = _need_str(grader, "source", where)
     if len(source.encode("utf-8")) > MAX_SOURCE_BYTES:
-        raise _fail(where, f"'source' is {len(source.encode('utf-8'))} bytes; the limit is {MAX_SOURCE_BYTES}")
+        raise _fail(
+            where,
+            f"'source' is {len(source.encode('utf-8'))} bytes; the limit is {MAX_SOURCE_BYTES}",
+        )
     if "image_tag" in grader:
         _need_str(grader, "image_tag", where)
     try:
@@ -134,7 +153,10 @@ def _check_messages(grader: Mapping, where: str) -> None:
         if not isinstance(message, Mapping) or "role" not in message or "content" not in message:
             raise _fail(where, f"input[{i}] must be an object with 'role' and 'content'")
         if message["role"] not in ("system", "developer", "user", "assistant"):
-            raise _fail(where, f"input[{i}].role {message['role']!r} is not system, developer, user or assistant")
+            raise _fail(
+                where,
+                f"input[{i}].role {message['role']!r} is not system, developer, user or assistant",
+            )
     if not isinstance(grader["model"], str) or not grader["model"]:
         raise _fail(where, "'model' must be a model name")
 
@@ -143,8 +165,10 @@ def _check_score_model(grader: Mapping, where: str) -> None:
     _check_messages(grader, where)
     if "range" in grader:
         rng = grader["range"]
-        ok = isinstance(rng, list) and len(rng) == 2 and all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in rng
+        ok = (
+            isinstance(rng, list)
+            and len(rng) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in rng)
         )
         if not ok or rng[0] >= rng[1]:
             raise _fail(where, f"'range' must be [low, high] with low < high. Got {rng!r} instead.")
@@ -153,7 +177,10 @@ def _check_score_model(grader: Mapping, where: str) -> None:
         raise _fail(where, "'sampling_params' must be an object")
     unknown = sorted(set(params) - set(SAMPLING_PARAMS))
     if unknown:
-        raise _fail(where, f"unknown sampling parameter {unknown[0]!r}; allowed: {', '.join(SAMPLING_PARAMS)}")
+        raise _fail(
+            where,
+            f"unknown sampling parameter {unknown[0]!r}; allowed: {', '.join(SAMPLING_PARAMS)}",
+        )
 
 
 def _check_label_model(grader: Mapping, where: str) -> None:
@@ -171,7 +198,9 @@ def _check_multi(grader: Mapping, where: str) -> None:
         raise _fail(where, "'graders' must be a non-empty object of name -> grader")
     for key, sub in subs.items():
         if not key.isidentifier():
-            raise _fail(where, f"sub-grader key {key!r} must be a plain identifier to appear in the formula")
+            raise _fail(
+                where, f"sub-grader key {key!r} must be a plain identifier to appear in the formula"
+            )
         _check(sub, where=f"{where} > graders.{key}", top=False)
     try:
         parse_formula(grader["calculate_output"], set(subs))

@@ -4,12 +4,13 @@
 curate templates the constants below when it builds a grader; the rest is plain stdlib Python, so
 the same text runs in the platform sandbox, in curate's local runner and when imported directly.
 Robust by design: empty output, non-JSON, JSON null, wrong types and missing keys score 0.0.
-Labels compare as sets of exact strings; both sets empty scores 1.0, exactly one empty 0.0.
+METRIC is "f1", "fbeta", "precision" or "recall". Labels compare as sets of exact strings; both
+sets empty scores 1.0, exactly one empty 0.0.
 """
 
 ANSWER_KEY = "labels"
 REFERENCE_KEY = "reference_answer"
-METRIC = "f1"  # "f1", "fbeta", "precision" or "recall"
+METRIC = "f1"
 BETA = 1.0
 
 
