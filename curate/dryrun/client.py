@@ -3,7 +3,7 @@
 Uses the official ``openai`` SDK (``AsyncOpenAI``, its own retries off in favour of the policy
 here). ``concurrency`` workers pull requests from a queue; each response is written to the
 :class:`~curate.dryrun.cache.ResponseCache` the moment it arrives. 429, 5xx, 408/409 and timeouts
-are retried with exponential backoff (honouring ``Retry-After``); a wrong key, an unknown model or a
+are retried after the server's ``Retry-After`` or else with exponential backoff; a wrong key, an unknown model or a
 refused request stop the run with an :class:`EndpointError` whose message is one line and never
 contains the key. The first request is sent alone, so an unreachable endpoint or a bad key fails
 fast instead of once per worker.
@@ -141,7 +141,7 @@ class _Sampler:
                     raise self._fail(f"out of quota at {self.where}: {_server_message(exc)}") from None
                 last = f"rate limited (429: {_server_message(exc)})"
                 retry_after = _retry_after(exc)
-                wait = max(delay, retry_after) if retry_after is not None else delay
+                wait = retry_after if retry_after is not None else delay
             except o.APIStatusError as exc:
                 if exc.status_code < 500 and exc.status_code not in RETRY_STATUSES:
                     raise self._fail(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,7 @@ class DryRunReport:
     usage: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     requests_sent: int = 0  # HTTP requests this run (retries included); not in dryrun.json
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase; not in dryrun.json
 
     @property
     def verdict(self) -> str:
@@ -139,49 +141,29 @@ def run_dryrun(
     low_high = score_range(spec)
     params = {k: v for k, v in {"reasoning_effort": reasoning_effort, "temperature": temperature,
                                 "max_completion_tokens": max_completion_tokens}.items() if v is not None}
+    settings = ClientSettings(model=model, base_url=base_url, api_key_env=api_key_env, response_format=fmt,
+                              params=params, concurrency=concurrency, timeout=timeout, max_retries=max_retries)
     rows: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
     sent = off_schema = 0
-    with open_grader(spec, workers=workers, timeout=timeout) as graded:
+    clock = _Clock()
+    with open_grader(spec, workers=workers) as graded:
         selftest = self_test(graded, items, answer, low_high)
+        clock.lap("selftest")
         if selftest["passed"]:
             requests = [
                 SampleRequest(i, str(item["id"]), s, item["messages"],
                               request_key(model, item["messages"], fmt, params, s))
                 for i, item in enumerate(items) for s in range(samples)
             ]
-            settings = ClientSettings(model=model, base_url=base_url, api_key_env=api_key_env,
-                                      response_format=fmt, params=params, concurrency=concurrency,
-                                      timeout=timeout, max_retries=max_retries)
-            with ResponseCache(out / CACHE_DIR) as cache:
-                bar, start = _progress(progress)
-                with bar:
-                    missing = len({r.key for r in requests if r.key not in cache})
-                    try:
-                        sent = sample_missing(requests, settings, cache, on_response=start(missing))
-                    except EndpointError as exc:
-                        done = sum(r.key in cache for r in requests)
-                        raise EndpointError(
-                            f"{exc} ({done} of {len(requests)} responses cached; rerun to resume)"
-                        ) from None
-                records = [cache.get(r.key) for r in requests]  # type: ignore[misc]
+            records, sent = _sample(requests, settings, out / CACHE_DIR, progress)
+            clock.lap("sampling")
             results = graded.grade_many([(rec["content"], items[r.item]) for r, rec in zip(requests, records, strict=True)])
-            for i, item in enumerate(items):
-                chunk = results[i * samples:(i + 1) * samples]
-                row = item_stats(item["id"], [g.score for g in chunk])
-                names = sorted({k for g in chunk for k in g.sub_scores})
-                if names:
-                    row["sub_scores"] = {n: {k: v for k, v in item_stats(item["id"], [g.sub_scores.get(n, 0.0) for g in chunk]).items() if k != "id"} for n in names}
-                rows.append(row)
-            problems = [(r.item_id, answer.problem(rec["content"])) for r, rec in zip(requests, records, strict=True)]
-            bad = [(i, p) for i, p in problems if p is not None]
-            off_schema = len(bad)
-            if bad:
-                first: dict[str, str] = {}
-                for item_id, problem in bad:
-                    first.setdefault(item_id, problem)
-                examples = "; ".join(f"item {i!r}: {p}" for i, p in list(first.items())[:MAX_EXAMPLES])
-                warnings.append(f"{len(bad)} of {len(records)} responses do not match the response format ({examples})")
+            clock.lap("grading")
+            multi = spec.get("type") == "multi"
+            rows = [_item_row(item, results[i * samples:(i + 1) * samples], multi) for i, item in enumerate(items)]
+            off_schema, warning = _schema_warning(answer, requests, records)
+            warnings += [warning] if warning else []
     summary = summarize(rows, selftest_passed=selftest["passed"], score_range=low_high,
                         off_schema=off_schema, responses=len(records))
     if not selftest["passed"]:
@@ -190,12 +172,67 @@ def run_dryrun(
         mark_suspects(out, studied=[r["id"] for r in rows], suspects=summary["suspect_labels"])
     report = DryRunReport(
         out_dir=out, model=model, split=split, samples=samples, params=params, score_range=low_high,
-        items=rows, summary=summary, selftest=selftest,
-        usage=usage_summary(records, model=model, prices=prices),
-        warnings=warnings, requests_sent=sent,
+        items=rows, summary=summary, selftest=selftest, usage=usage_summary(records, model=model, prices=prices),
+        warnings=warnings, requests_sent=sent, timings=clock.laps,
     )
     write_reports(report)
+    clock.lap("reports")
     return report
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 4)
+        self._last = now
+
+
+def _sample(requests: list[SampleRequest], settings: ClientSettings, cache_dir: Path,
+            progress: bool | None) -> tuple[list[dict[str, Any]], int]:
+    """Every request's response (from the cache, fetching the missing ones) and the HTTP requests sent."""
+    with ResponseCache(cache_dir) as cache:
+        bar, start = _progress(progress)
+        with bar:
+            missing = len({r.key for r in requests if r.key not in cache})
+            try:
+                sent = sample_missing(requests, settings, cache, on_response=start(missing))
+            except EndpointError as exc:
+                done = sum(r.key in cache for r in requests)
+                raise EndpointError(f"{exc} ({done} of {len(requests)} responses cached; rerun to resume)") from None
+        return [cache.get(r.key) for r in requests], sent  # type: ignore[misc]
+
+
+def _item_row(item: Mapping[str, Any], results: list[Any], multi: bool) -> dict[str, Any]:
+    """Statistics of one item's graded samples, with per-sub-grader statistics for a multi grader."""
+    row = item_stats(item["id"], [g.score for g in results])
+    names = sorted({k for g in results for k in g.sub_scores}) if multi else []
+    if names:
+        row["sub_scores"] = {}
+        for name in names:
+            sub = item_stats(item["id"], [g.sub_scores.get(name, 0.0) for g in results])
+            del sub["id"]
+            row["sub_scores"][name] = sub
+    return row
+
+
+def _schema_warning(answer: AnswerFormat, requests: list[SampleRequest],
+                    records: list[dict[str, Any]]) -> tuple[int, str | None]:
+    """How many responses do not match the response format, and a warning quoting a few items."""
+    first: dict[str, str] = {}
+    bad = 0
+    for request, record in zip(requests, records, strict=True):
+        problem = answer.problem(record["content"])
+        if problem is not None:
+            bad += 1
+            first.setdefault(request.item_id, problem)
+    if not bad:
+        return 0, None
+    examples = "; ".join(f"item {i!r}: {p}" for i, p in list(first.items())[:MAX_EXAMPLES])
+    return bad, f"{bad} of {len(records)} responses do not match the response format ({examples})"
 
 
 def write_reports(report: DryRunReport) -> None:
