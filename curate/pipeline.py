@@ -28,6 +28,7 @@ from curate.config import PipelineConfig, load_config
 from curate.errors import ExportError
 from curate.export.base import ExportBundle, get_target
 from curate.export.bundle import build_bundle
+from curate.export.templates import check_template
 from curate.frame import ERROR, LABEL_NAMES, LINE, TEXT, concat_findings
 from curate.hooks import Hook, StageEvent, run_hooks
 from curate.io.atomic import TEMP_PREFIX, clean_stale_temps, move_into_place, write_text_atomic
@@ -117,11 +118,13 @@ class _Run:
 
     def execute(self) -> RunResult:
         cfg = self.cfg
+        balance_opts = balance_stage.balance_options(cfg.balance, f"{cfg.where}balance: ") if cfg.balance else None
+        split_opts = split_stage.split_options(self._split_mapping(), f"{cfg.where}split: ")
+        target = get_target(cfg.export.target)
+        self._check_templates()
+        grader = self._grader()
         self.say(f"loading {cfg.source.path}")
         loaded = load_records(cfg.source)
-        balance_opts = balance_stage.balance_options(cfg.balance, f"{cfg.where}balance: ") if cfg.balance else None
-        split_opts = split_stage.split_options(self._split_mapping(loaded.input_rows), f"{cfg.where}split: ")
-        target = get_target(cfg.export.target)
         if cfg.labels is not None:
             vocab = Vocabulary.from_config(cfg.labels, cfg.base_dir, f"{cfg.where}labels: ")
             frame, label_findings = vocab.map_frame(loaded.frame)
@@ -157,7 +160,6 @@ class _Run:
         self.event("after_split", splits=splits, findings=findings)
 
         self.say(f"exporting with target {target.name}")
-        grader = self._grader()
         bundle = build_bundle(
             splits, label_names=class_names, developer=cfg.export.developer, user=cfg.export.user,
             answer_key=cfg.export.answer_key, passthrough=cfg.export.passthrough, grader=grader,
@@ -173,7 +175,14 @@ class _Run:
         self.event("after_export", manifest=manifest, ledger=ledger, findings=findings, bundle=bundle)
         return result
 
-    def _split_mapping(self, input_rows: int) -> dict[str, Any]:
+    def _check_templates(self) -> None:
+        """Fail before any work if a prompt template names a field the records will not have."""
+        export = self.cfg.export
+        fields = {"id", "text", "label_names", *(name for name, _ in self.cfg.source.passthrough)}
+        check_template(export.user, fields, f"{self.cfg.where}export.user")
+        check_template(export.developer, {"label_names"}, f"{self.cfg.where}export.developer")
+
+    def _split_mapping(self) -> dict[str, Any]:
         mapping = dict(self.cfg.split)
         if "validation" not in mapping:
             mapping["validation"] = DEFAULT_VALIDATION["validation"]
@@ -240,6 +249,9 @@ class _Run:
             (stage / "report.html").write_text(report, encoding="utf-8")
             manifest["files"]["report.html"] = _digest(stage / "report.html")
             manifest["files"] = dict(sorted(manifest["files"].items()))
+            # The manifest vouches for the files beside it: remove it before replacing any of them,
+            # and write it last, so a killed run never leaves a manifest over a mixed set.
+            (self.out / "manifest.json").unlink(missing_ok=True)
             for name in [*names, "report.html"]:
                 move_into_place(stage / name, self.out / name)
             write_text_atomic(self.out / "manifest.json", dumps(manifest))

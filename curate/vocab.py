@@ -115,7 +115,8 @@ class Vocabulary:
 def identity_labels(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Without a vocabulary the label ids are the names: sorted, unique, blanks dropped."""
     out = frame.with_columns(
-        pl.col(LABELS).list.eval(pl.element().str.strip_chars().filter(pl.element() != ""))
+        pl.col(LABELS).list.eval(pl.element().str.strip_chars())
+        .list.eval(pl.element().filter(pl.element() != ""))
         .list.unique().list.sort().alias(LABEL_NAMES)
     )
     return out, _no_labels(out)
