@@ -74,13 +74,20 @@ def stratify(
         weights = csc.data[lo:hi].astype(np.float64)
         free = fold[units] < 0
         units, weights = units[free], weights[free]
-        have = ratio * col_total[c] - want[:, c]
-        quota = allocate(want[:, c], float(weights.sum()), cap, have, rng)
         pos, owner = _gather(m.indptr, units)
         cols = m.indices[pos]
         vals = data[pos]
+        have = ratio * col_total[c] - want[:, c]
+        if unit:  # a fold missing a column whose last examples are all here needs a row too
+            have_all = ratio[:, None] * col_total - want
+            last = _last_chance(cols, c, remaining)
+            needy = (have_all[:, last] < 0.5).any(axis=1) if last.any() else np.zeros(k, bool)
+            have = np.where(needy, 0.0, have)
+        quota = allocate(want[:, c], float(weights.sum()), cap, have, rng)
         if unit:
             chosen = _interleave(owner, cols, c, remaining, quota, prio[units])
+            if last.any():
+                _rescue(chosen, owner, cols, last, have_all, rng)
         else:
             chosen = _fill(rng.random((len(units), k)), weights, sizes[units], quota, cap, prio[units])
         fold[units] = chosen
@@ -186,6 +193,38 @@ def _interleave(owner, cols, c, remaining, quota, prio) -> np.ndarray:
     out = np.empty(n, dtype=np.int64)
     out[order] = seq
     return out
+
+
+def _last_chance(cols, c, remaining) -> np.ndarray:
+    """Columns (other than ``c``) whose remaining examples all sit in this batch."""
+    in_batch = np.bincount(cols, minlength=len(remaining))
+    last = (in_batch > 0) & (in_batch >= remaining - 1e-9)
+    last[c] = False
+    return last
+
+
+def _rescue(chosen, owner, cols, last, have, rng) -> None:
+    """Last chance for the batch's other columns: if a fold holds no positive of a column and
+    every remaining example of it is in this batch, swap one such row into that fold (in exchange
+    for a row of that fold, so quotas and sizes stay as they are). Edits ``chosen`` in place."""
+    k = have.shape[0]
+    for j in np.flatnonzero(last):
+        for f in range(k):
+            if have[f, j] >= 0.5:
+                continue
+            rows_j = np.unique(owner[cols == j])
+            if (chosen[rows_j] == f).any():
+                continue
+            per_fold = np.bincount(chosen[rows_j], minlength=k) + (have[:, j] >= 0.5)
+            donors = rows_j[per_fold[chosen[rows_j]] >= 2]
+            takers = np.flatnonzero(chosen == f)
+            if not len(donors) or not len(takers):
+                continue
+            # prefer giving away a row of f that carries no last-chance column
+            carries = np.bincount(owner[last[cols]], minlength=len(chosen))[takers]
+            b = takers[np.lexsort((rng.random(len(takers)), carries))[0]]
+            a = donors[rng.integers(len(donors))]
+            chosen[b], chosen[a] = chosen[a], f
 
 
 def _gather(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
