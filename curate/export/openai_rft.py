@@ -3,6 +3,8 @@
 Each line: ``messages`` (developer prompt, then the user message: it must end on ``user``), the
 ``reference_answer``, the ``id`` and passthrough fields; graders read them as ``{{item.key}}``.
 Also writes ``response_format.json`` for the job's ``method.reinforcement.response_format``.
+Row limits (50,000 train, 1,000 validation) are errors unless ``export.options.enforce_row_limits``
+is false (for same-shape platforms with other limits).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from curate.export.base import SPLIT_FILES, ExportBundle, ExportTarget
-from curate.frame import ERROR, concat_findings, findings_for
+from curate.frame import ERROR, WARN, concat_findings, findings_for
 
 ALLOWED_ROLES = ("developer", "user", "assistant", "tool")
 LIMITS = {"train": 50_000, "valid": 1_000, "valid_production": 1_000}
@@ -57,7 +59,8 @@ class OpenAIRFT(ExportTarget):
             limit = self.limits.get(split)
             if limit is not None and frame.height > limit:
                 over = rows.slice(limit, 1)
-                parts.append(findings_for(over, rule="target_row_limit", severity=ERROR, field=None,
+                severity = ERROR if bundle.options.get("enforce_row_limits", True) else WARN
+                parts.append(findings_for(over, rule="target_row_limit", severity=severity, field=None,
                                           message=f"{self.name}: {SPLIT_FILES[split]} has {frame.height} rows; "
                                                   f"the limit is {limit}"))
         return concat_findings(parts)
