@@ -1,0 +1,112 @@
+"""``curate grade`` and ``curate grader validate|build``: quick checks of a grader, offline.
+
+    curate grade --grader grader.json --item item.json --sample output.txt
+    curate grader validate grader.json
+    curate grader build multilabel_fbeta --set beta=2 > grader.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from curate.errors import CurateError
+
+grader_app = typer.Typer(help="Build and validate grader JSON.", no_args_is_help=True)
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CurateError(f"{path}: {what} file does not exist") from None
+    except ValueError as exc:
+        raise CurateError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(1)
+
+
+def grade(
+    grader: Path = typer.Option(..., "--grader", "-g", help="grader JSON file"),
+    item: Path = typer.Option(..., "--item", "-i", help="item JSON: one exported row ({\"item\": ...} also works)"),
+    sample: Path = typer.Option(None, "--sample", "-s", help="file holding the model output text ('-' = stdin)"),
+    text: str = typer.Option(None, "--text", "-t", help="the model output text itself"),
+    timeout: float = typer.Option(120.0, help="seconds per python grader call"),
+) -> None:
+    """Grade one model output against one item, exactly as the local runner does; print JSON."""
+    from curate.graders import LocalGrader
+
+    if (sample is None) == (text is None):
+        raise _fail("give the model output with exactly one of --sample FILE or --text TEXT")
+    try:
+        spec = _read_json(grader, "grader")
+        row = _read_json(item, "item")
+        if isinstance(row, dict) and set(row) <= {"item", "sample"} and "item" in row:
+            row = row["item"]
+        if not isinstance(row, dict):
+            raise CurateError(f"{item}: an item must be a JSON object")
+        if text is None:
+            text = sys.stdin.read() if str(sample) == "-" else sample.read_text(encoding="utf-8")
+        with LocalGrader(spec, workers=1, timeout=timeout) as runner:
+            result = runner.grade(text, row)
+    except CurateError as exc:
+        raise _fail(f"error: {exc}") from None
+    typer.echo(json.dumps({"score": result.score, "sub_scores": result.sub_scores, "errors": result.errors}, indent=2))
+
+
+@grader_app.command("validate")
+def validate(paths: list[Path] = typer.Argument(..., help="grader JSON files")) -> None:
+    """Check grader files against the platform's grader shapes; exit 1 on the first problem of any."""
+    from curate.graders import validate_grader
+
+    failed = False
+    for path in paths:
+        try:
+            spec = _read_json(path, "grader")
+            validate_grader(spec)
+        except CurateError as exc:
+            message = str(exc)
+            typer.echo(message if message.startswith(str(path)) else f"{path}: {message}", err=True)
+            failed = True
+            continue
+        typer.echo(f"{path}: ok ({spec['type']} grader {spec['name']!r})")
+    if failed:
+        raise typer.Exit(1)
+
+
+@grader_app.command("build")
+def build(
+    preset: str = typer.Argument(..., help="preset name, e.g. multilabel_f1"),
+    answer_key: str = typer.Option("labels", help="key of the answer in sample.output_json"),
+    set_: list[str] = typer.Option([], "--set", help="preset parameter NAME=VALUE (VALUE read as JSON if it parses)"),
+) -> None:
+    """Print the grader JSON a preset builds (what ``export.grader`` writes to grader.json)."""
+    from curate.graders import build_grader
+
+    spec: dict[str, Any] = {"preset": preset}
+    for pair in set_:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise _fail(f"--set expects NAME=VALUE, got {pair!r}")
+        try:
+            spec[name] = json.loads(value)
+        except ValueError:
+            spec[name] = value
+    try:
+        grader = build_grader(spec, answer_key=answer_key)
+    except CurateError as exc:
+        raise _fail(f"error: {exc}") from None
+    typer.echo(json.dumps(grader, indent=2, ensure_ascii=False))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``grade`` and the ``grader`` group to the ``curate`` app."""
+    app.command("grade")(grade)
+    app.add_typer(grader_app, name="grader")

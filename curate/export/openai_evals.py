@@ -1,0 +1,136 @@
+"""The ``openai-evals`` target: the same data as an OpenAI eval, for a baseline with the training grader.
+
+Files: ``eval_items_<split>.jsonl`` with one ``{"item": {...}}`` per line (``id``, the user message as
+``text_input``, ``reference_answer``, passthrough fields), and ``eval.json`` holding the create-eval
+request (custom data source with the item schema, the grader as testing criteria with a pass
+threshold) and a create-run template (the one shared prompt template, the response format as
+``text.format``). An eval shares one prompt template, so every row must share the messages before
+the final user message. ``multi`` graders exist only for RFT: their sub-graders become separate
+testing criteria (reported as a warning).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from curate.export._chat import dataset_finding, dumps, frame_schema, reserved_findings, warn
+from curate.export.base import ExportBundle
+from curate.export.openai_rft import OpenAIRFT, write_jsonl
+from curate.frame import ERROR, concat_findings, findings_for
+from curate.options import Param, parse_options
+
+PARAMS = (
+    Param("name", str, "curate eval"),
+    Param("model", str, "o4-mini-2025-04-16"),
+    Param("pass_threshold", (int, float), 0.8, low=0, high=1),
+    Param("input_key", str, "text_input"),
+)
+NO_THRESHOLD = ("string_check", "label_model")  # binary graders: no pass_threshold field
+
+
+def item_frame(frame: pl.DataFrame, input_key: str) -> pl.DataFrame:
+    """The eval items of one split: id, the final user message, the reference and passthrough."""
+    rest = [c for c in frame.columns if c not in ("messages", "id", "reference_answer")]
+    return frame.select(
+        pl.col("id"),
+        pl.col("messages").list.last().struct.field("content").alias(input_key),
+        pl.col("reference_answer"),
+        *rest,
+    )
+
+
+def testing_criteria(grader: dict[str, Any] | None, threshold: float) -> list[dict[str, Any]]:
+    """The grader as eval testing criteria (a multi grader's sub-graders, one each)."""
+    if grader is None:
+        return []
+    graders = list(grader["graders"].values()) if grader["type"] == "multi" else [grader]
+    return [g if g["type"] in NO_THRESHOLD else {**g, "pass_threshold": threshold} for g in graders]
+
+
+class OpenAIEvals(OpenAIRFT):
+    """Eval items and an eval definition for baselines with the training grader."""
+
+    name = "openai-evals"
+    allowed_roles = ("system", "developer", "user", "assistant")
+    limits: dict[str, int] = {}
+
+    def _opts(self, bundle: ExportBundle) -> dict[str, Any]:
+        return parse_options(f"export target {self.name}", bundle.options, PARAMS)
+
+    def write(self, bundle: ExportBundle, folder: Path) -> list[str]:
+        opts = self._opts(bundle)
+        key = opts["input_key"]
+        names, items = [], {}
+        for split, frame in bundle.splits.items():
+            items[split] = item_frame(frame, key)
+            name = f"eval_items_{split}.jsonl"
+            write_jsonl(items[split].select(pl.struct(pl.all()).alias("item")), folder / name)
+            names.append(name)
+        first = next(iter(bundle.splits.values()))
+        shared = first["messages"].to_list()[0][:-1] if first.height else []
+        template = [*shared, {"role": "user", "content": f"{{{{ item.{key} }}}}"}]
+        schema = bundle.response_format.get("json_schema", {})
+        text_format = {"type": "json_schema", **{k: schema[k] for k in ("name", "strict", "schema") if k in schema}}
+        definition = {
+            "eval": {
+                "name": opts["name"],
+                "data_source_config": {
+                    "type": "custom",
+                    "item_schema": frame_schema(items.values()),
+                    "include_sample_schema": True,
+                },
+                "testing_criteria": testing_criteria(bundle.grader, float(opts["pass_threshold"])),
+            },
+            "run": {
+                "name": f"{opts['name']} baseline",
+                "data_source": {
+                    "type": "responses",
+                    "model": opts["model"],
+                    "input_messages": {"type": "template", "template": template},
+                    "sampling_params": {"text": {"format": text_format}},
+                    "source": {"type": "file_id", "id": "<file id of eval_items_valid.jsonl>"},
+                },
+            },
+        }
+        (folder / "eval.json").write_text(dumps(definition), encoding="utf-8")
+        return [*names, "eval.json"]
+
+    def lint(self, bundle: ExportBundle) -> pl.DataFrame:
+        opts = self._opts(bundle)
+        parts = [super().lint(bundle), reserved_findings(self.name, bundle, (opts["input_key"], "sample"))]
+        reference = None
+        for frame in bundle.splits.values():
+            prefixes = [m[:-1] for m in frame["messages"].to_list()]
+            if reference is None and prefixes:
+                reference = prefixes[0]
+            bad = [i + 1 for i, p in enumerate(prefixes) if p != reference]
+            rows = frame.with_row_index("line", offset=1).with_columns(pl.col("line").cast(pl.Int64))
+            parts.append(
+                findings_for(
+                    rows.filter(pl.col("line").is_in(bad)), rule="target_prompt_not_shared", severity=ERROR,
+                    field="messages[:-1]",
+                    message=f"{self.name}: an eval uses one prompt template, but this row's messages before "
+                            "the last differ from the first row's",
+                )  # fmt: skip
+            )
+        if bundle.grader is not None:
+            if bundle.grader["type"] == "multi":
+                parts.append(
+                    warn(
+                        "target_multi_grader_split",
+                        f"{self.name}: evals have no multi grader; its sub-graders "
+                        f"({', '.join(bundle.grader['graders'])}) become separate testing criteria and the "
+                        f"formula {bundle.grader['calculate_output']!r} is not applied",
+                    )
+                )
+            from curate.graders import lint_templates
+
+            for split, frame in bundle.splits.items():
+                found = lint_templates(bundle.grader, item_frame(frame, opts["input_key"]), has_response_format=True)
+                parts.append(found.with_columns(pl.concat_str(pl.lit(f"{self.name} eval_items_{split}.jsonl: "), "message")))
+        if not bundle.splits:
+            parts.append(dataset_finding("target_no_rows", f"{self.name}: nothing to export"))
+        return concat_findings(parts)
