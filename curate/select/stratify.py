@@ -80,10 +80,11 @@ def stratify(
         have = ratio * col_total[c] - want[:, c]
         if unit:  # a fold missing a column whose last examples are all here needs a row too
             have_all = ratio[:, None] * col_total - want
-            last = _last_chance(cols, c, remaining)
-            needy = (have_all[:, last] < 0.5).any(axis=1) if last.any() else np.zeros(k, bool)
-            have = np.where(needy, 0.0, have)
-        quota = allocate(want[:, c], float(weights.sum()), cap, have, rng)
+            last = _last_chance(cols, c, remaining, col_total >= k)
+            needy = (have_all[:, last] < 0.5).any(axis=1) if last.any() else None
+        else:
+            needy = None
+        quota = allocate(want[:, c], float(weights.sum()), cap, have, rng, needy, col_total[c] < k)
         if unit:
             chosen = _interleave(owner, cols, c, remaining, quota, prio[units])
             if last.any():
@@ -106,10 +107,12 @@ def stratify(
     return fold
 
 
-def allocate(want, amount: float, cap, have, rng: np.random.Generator) -> np.ndarray:
+def allocate(want, amount: float, cap, have, rng: np.random.Generator, needy=None, spare_all=False) -> np.ndarray:
     """Integer quota per fold for ``amount`` positives: water-fill ``want`` within ``cap``.
 
-    Folds that hold no positive yet (``have`` < 0.5) get at least one while the others can spare.
+    Folds that hold no positive yet (``have`` < 0.5), or that are ``needy`` (they lack another
+    column whose last examples are in this batch), get at least one while the others can spare
+    (a fold can always spare when ``spare_all``: the column is too rare to reach every fold).
 
     >>> allocate([1.33, 0.67], 2, [10, 5], [0, 0], np.random.default_rng(0)).tolist()
     [1, 1]
@@ -152,9 +155,14 @@ def allocate(want, amount: float, cap, have, rng: np.random.Generator) -> np.nda
             short -= max(add, 0)
             j += 1
     have = np.asarray(have, dtype=np.float64)
+    needy = np.zeros(k, dtype=bool) if needy is None else np.asarray(needy)
     for j in np.argsort(-want, kind="stable"):
-        if base[j] == 0 and have[j] < 0.5 and cap[j] >= 1:
-            donors = [i for i in range(k) if base[i] >= 2 or (base[i] >= 1 and have[i] >= 0.5)]
+        lacks = have[j] < 0.5 and not spare_all
+        if base[j] == 0 and (lacks or needy[j]) and cap[j] >= 1:
+            donors = [
+                i for i in range(k)
+                if base[i] >= 2 or (base[i] >= 1 and (have[i] >= 0.5 or (spare_all and needy[j])))
+            ]
             if donors:
                 i = max(donors, key=lambda d: (base[d], -d))
                 base[i] -= 1
@@ -195,10 +203,10 @@ def _interleave(owner, cols, c, remaining, quota, prio) -> np.ndarray:
     return out
 
 
-def _last_chance(cols, c, remaining) -> np.ndarray:
-    """Columns (other than ``c``) whose remaining examples all sit in this batch."""
+def _last_chance(cols, c, remaining, coverable) -> np.ndarray:
+    """Coverable columns (other than ``c``) whose remaining examples all sit in this batch."""
     in_batch = np.bincount(cols, minlength=len(remaining))
-    last = (in_batch > 0) & (in_batch >= remaining - 1e-9)
+    last = (in_batch > 0) & (in_batch >= remaining - 1e-9) & coverable
     last[c] = False
     return last
 
