@@ -1,0 +1,137 @@
+"""Whole-pipeline wall time and peak memory against the I/O floor, measured in one run.
+
+Generates N synthetic raw records (about 600 bytes of text each, 1 to 6 labels from 100 ids, a
+vocabulary mapping the ids to names), then runs, each in a fresh subprocess:
+
+- the I/O floor: ``polars.read_ndjson`` of the raw file and ``write_ndjson`` of the frame;
+- the curate pipeline on the same file (load, map labels, rules, split, export, ledger, report).
+
+Prints both wall times and peak RSS, and the ratios (targets: time within 3x the floor, peak
+memory under 3x the input file size).
+
+    python benchmarks/pipeline.py            # 1,000,000 records
+    python benchmarks/pipeline.py --quick    # 20,000 records, seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import yaml
+
+WORK = Path(__file__).resolve().parent / "_work" / "pipeline"
+VOCAB_SIZE = 100
+
+
+def generate(path: Path, rows: int, seed: int = 0) -> None:
+    """Synthetic raw JSONL: id, nested text (~600 bytes), 1-6 label ids from 100."""
+    rng = np.random.default_rng(seed)
+    words = np.array(("regulation council member state import export duty product market aid fisheries "
+                      "agriculture customs tariff quota annex article commission decision directive "
+                      "transport energy finance budget environment health safety trade law court").split())
+    chunk = 100_000
+    with open(path, "wb") as fh:
+        for start in range(0, rows, chunk):
+            n = min(chunk, rows - start)
+            picks = words[rng.integers(0, words.size, size=(n, 90))]
+            text = pl.Series(picks.tolist()).list.join(" ").str.slice(0, 600)
+            counts = rng.integers(1, 7, size=n)
+            label_ids = [rng.choice(VOCAB_SIZE, size=c, replace=False).astype(str).tolist() for c in counts]
+            body = pl.select(pl.format("{} {}", pl.int_range(start, start + n), pl.lit(text)).alias("en"))
+            frame = pl.DataFrame({"doc_id": [f"doc-{i}" for i in range(start, start + n)]}).with_columns(
+                pl.struct(body.to_series()).alias("text"),
+                pl.Series("codes", label_ids, dtype=pl.List(pl.String)),
+            )
+            buffer = io.BytesIO()
+            frame.write_ndjson(buffer)
+            fh.write(buffer.getvalue())
+
+
+def write_config(folder: Path, rules: list) -> Path:
+    vocab = pl.DataFrame({"id": [str(i) for i in range(VOCAB_SIZE)], "name": [f"topic {i:03d}" for i in range(VOCAB_SIZE)]})
+    vocab.write_csv(folder / "vocab.csv")
+    config = {
+        "source": {"path": "raw.jsonl", "id": "doc_id", "text": "text.en", "labels": "codes"},
+        "labels": {"vocabulary": "vocab.csv"},
+        "rules": rules,
+        "split": {"validation": 1000, "seed": 1},
+        "export": {"out": "out", "developer": "Classify the text into topics.", "user": "{{ text }}",
+                   "options": {"enforce_row_limits": False}},
+    }
+    path = folder / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+FLOOR = """
+import polars as pl, sys
+pl.read_ndjson(sys.argv[1]).write_ndjson(sys.argv[2])
+"""
+
+PIPELINE = """
+import curate, sys
+curate.run(sys.argv[1])
+"""
+
+
+def measure(code: str, *args: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of a fresh Python running ``code``."""
+    probe = textwrap.dedent(code) + textwrap.dedent("""
+        import resource, json
+        print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """)
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True)
+    wall = time.perf_counter() - began
+    if done.returncode:
+        raise SystemExit(done.stderr)
+    peak_kib = int(done.stdout.split("PEAK")[-1].split()[0])
+    return wall, peak_kib / 1024
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="20,000 rows")
+    parser.add_argument("--rules", default="default", help="rule pack for the pipeline ('none' for no rules)")
+    parser.add_argument("--work", type=Path, default=WORK)
+    args = parser.parse_args(argv)
+    rows = 20_000 if args.quick else args.rows
+    folder = args.work / f"n{rows}"
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = folder / "raw.jsonl"
+    if not raw.exists():
+        print(f"generating {rows:,} records ...", flush=True)
+        generate(raw, rows)
+    size_mib = raw.stat().st_size / 2**20
+    config = write_config(folder, [] if args.rules == "none" else [args.rules])
+    floor_s, floor_mib = measure(FLOOR, str(raw), str(folder / "floor.jsonl"))
+    run_s, run_mib = measure(PIPELINE, str(config))
+    manifest = json.loads((folder / "out" / "manifest.json").read_text())
+    result = {
+        "rows": rows, "input_mib": round(size_mib, 1),
+        "floor_s": round(floor_s, 2), "floor_peak_mib": round(floor_mib),
+        "pipeline_s": round(run_s, 2), "pipeline_peak_mib": round(run_mib),
+        "time_ratio": round(run_s / floor_s, 2), "memory_ratio_to_input": round(run_mib / size_mib, 2),
+        "counts": manifest["counts"],
+    }
+    print(f"rows {rows:,}  input {size_mib:,.0f} MiB  rules: {args.rules}")
+    print(f"{'':22}{'wall s':>10}{'peak MiB':>12}")
+    print(f"{'I/O floor (polars)':22}{floor_s:>10.2f}{floor_mib:>12.0f}")
+    print(f"{'curate pipeline':22}{run_s:>10.2f}{run_mib:>12.0f}")
+    print(f"time ratio {run_s / floor_s:.2f}x (target <= 3)   peak memory / input size {run_mib / size_mib:.2f}x (target < 3)")
+    print("counts", manifest["counts"])
+    return result
+
+
+if __name__ == "__main__":
+    main()
