@@ -149,9 +149,28 @@ class RowRule(Rule):
 
     kind: ClassVar[str] = "row"
 
+    def stages(self, context: RuleContext) -> list[dict[str, pl.Expr]]:
+        """Helper columns computed before :meth:`passes`, in stages (each a ``with_columns``), so
+        an expensive intermediate is computed once. Name them ``_<rule name>_<what>``."""
+        return []
+
     def passes(self, context: RuleContext) -> pl.Expr:
         """Boolean expression, true when the row is fine. Null counts as passing."""
         raise NotImplementedError
+
+    def check(self, frame: pl.DataFrame, context: RuleContext | None = None) -> pl.Series:
+        """``passes`` evaluated on ``frame`` (helper stages included): True where the row is fine.
+
+        >>> from curate.rules.text import MaxChars
+        >>> MaxChars(max=3).check(pl.DataFrame({"text": ["abc", "abcd", None]})).to_list()
+        [True, False, True]
+        """
+        from curate.rules import RuleContext
+
+        context = context or RuleContext()
+        for stage in self.stages(context):
+            frame = frame.with_columns(**stage)
+        return frame.select(self.passes(context).fill_null(True).alias(self.name))[self.name]
 
     def value(self, context: RuleContext) -> pl.Expr | None:
         """Short expression shown as the finding's ``value`` (truncated by the engine)."""

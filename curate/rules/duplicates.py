@@ -17,7 +17,6 @@ Each grouping also feeds the groups table that keeps a group inside one split.
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 
 from curate.frame import TEXT, WARN, findings_for
@@ -32,15 +31,9 @@ NEAR_PARAMS = (
 )
 
 
-def _position_groups(keys: pl.DataFrame, by: list[str]) -> np.ndarray:
+def _position_groups(keys: pl.DataFrame, by: list[str]) -> pl.Series:
     """Per row, the smallest position sharing the values of ``by``."""
-    return (
-        keys.select(by)
-        .with_row_index("pos")
-        .select(pl.col("pos").min().over(by))["pos"]
-        .cast(pl.Int64)
-        .to_numpy()
-    )
+    return keys.select(by).with_row_index("pos").select(pl.col("pos").min().over(by))["pos"].cast(pl.Int64)
 
 
 class Duplicate(DatasetRule):
@@ -64,7 +57,7 @@ class NormalizedDuplicate(DatasetRule):
     message = "same text as an earlier row after NFKC, case and whitespace normalisation, same labels"
 
     def evaluate(self, frame, context, ws):
-        k = ws.keys
+        k = ws.keys_with_norm()
         ws.add_grouping(_position_groups(k, ["norm"]))
         hit = k.with_columns(
             pl.col("line").min().over("norm", "labels").alias("first"),
@@ -90,7 +83,7 @@ class NearDuplicate(DatasetRule):
     def evaluate(self, frame, context, ws):
         comp = ws.near_components(threshold=self.threshold, ngram=self.ngram, num_perm=self.num_perm, seed=self.seed)
         ws.add_grouping(comp)
-        k = ws.keys.with_columns(pl.Series("comp", comp, dtype=pl.Int64))
+        k = ws.keys_with_norm().with_columns(pl.Series("comp", comp, dtype=pl.Int64))
         hit = k.with_columns(
             pl.col("line").min().over("comp", "labels").alias("first"),
             pl.col("line").min().over("norm", "labels").alias("norm_first"),
@@ -119,7 +112,7 @@ class LabelConflict(DatasetRule):
     message = "the same or near-same input appears with different label sets"
 
     def evaluate(self, frame, context, ws):
-        k = ws.keys
+        k = ws.keys_with_norm() if self.match != "exact" else ws.keys
         if self.match == "near":
             comp = ws.near_components(threshold=self.threshold, ngram=self.ngram, num_perm=self.num_perm, seed=self.seed)
         else:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from curate.frame import ID, LINE, as_findings, concat_findings, empty_findings
+from curate.frame import GROUPS_SCHEMA, ID, LINE, as_findings, concat_findings, empty_findings
 from curate.rules.base import DatasetRule, Rule, RowRule
 from curate.rules.workspace import Workspace
 
@@ -23,25 +23,34 @@ def _short(expr: pl.Expr) -> pl.Expr:
 
 
 def row_findings(ws: Workspace, rules: Sequence[RowRule], context: RuleContext) -> pl.DataFrame:
-    """Findings of every row rule, computed in one pass over the frame."""
+    """Findings of every row rule: all checks in one pass over the frame, then values and
+    messages for the failing rows only."""
     if not rules or ws.height == 0:
         return empty_findings()
-    exprs: list[pl.Expr] = [pl.col(LINE), pl.col(ID)]
-    for i, rule in enumerate(rules):
-        fail = (~rule.passes(context)).fill_null(False)
-        exprs.append(fail.alias(f"f{i}"))
-        value = rule.value(context)
-        if value is not None:
-            exprs.append(pl.when(fail).then(_short(value)).alias(f"v{i}"))
-        message = rule.message_expr(context)
-        if isinstance(message, pl.Expr):
-            exprs.append(pl.when(fail).then(message).alias(f"m{i}"))
-    wide = ws.frame.select(exprs)
+    frame = ws.frame
+    depth = max(len(rule.stages(context)) for rule in rules)
+    for k in range(depth):
+        helpers: dict[str, pl.Expr] = {}
+        for rule in rules:
+            stages = rule.stages(context)
+            if k < len(stages):
+                helpers.update(stages[k])
+        frame = frame.with_columns(**helpers)
+    fails = frame.select(
+        pl.col(LINE), *[(~rule.passes(context)).fill_null(False).alias(f"f{i}") for i, rule in enumerate(rules)]
+    )
+    flags = [f"f{i}" for i in range(len(rules))]
+    failing = pl.any_horizontal(flags)
+    mask = fails.select(failing)[:, 0]
+    if not mask.any():
+        return empty_findings()
+    sub = frame.filter(mask).with_columns(fails.filter(mask).select(flags))
     parts = []
     for i, rule in enumerate(rules):
-        hit = wide.filter(pl.col(f"f{i}"))
+        hit = sub.filter(pl.col(f"f{i}"))
         if hit.height == 0:
             continue
+        value = rule.value(context)
         message = rule.message_expr(context)
         parts.append(
             as_findings(
@@ -51,17 +60,24 @@ def row_findings(ws: Workspace, rules: Sequence[RowRule], context: RuleContext) 
                     pl.lit(rule.name).alias("rule"),
                     pl.lit(rule.severity).alias("severity"),
                     pl.lit(rule.field, dtype=pl.String).alias("field"),
-                    (pl.col(f"v{i}") if f"v{i}" in wide.columns else pl.lit(None, dtype=pl.String)).alias("value"),
-                    (pl.col(f"m{i}") if isinstance(message, pl.Expr) else pl.lit(message)).alias("message"),
+                    (pl.lit(None, dtype=pl.String) if value is None else _short(value)).alias("value"),
+                    (message if isinstance(message, pl.Expr) else pl.lit(message)).alias("message"),
                 )
             )
         )
     return concat_findings(parts)
 
 
-def run_rules(frame: pl.DataFrame, rules: Sequence[Rule], context: RuleContext) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``(findings, groups)`` of the enabled ``rules`` on ``frame``."""
-    ws = Workspace(frame)
+def run_rules(
+    frame: pl.DataFrame,
+    rules: Sequence[Rule],
+    context: RuleContext,
+    ws: Workspace | None = None,
+    *,
+    groups: bool = True,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(findings, groups)`` of the enabled ``rules`` on ``frame`` (or on a prepared workspace)."""
+    ws = ws or Workspace(frame)
     enabled = [r for r in rules if r.enabled]
     row = [r for r in enabled if isinstance(r, RowRule)]
     parts = [row_findings(ws, row, context)]
@@ -70,4 +86,4 @@ def run_rules(frame: pl.DataFrame, rules: Sequence[Rule], context: RuleContext) 
             found = rule.evaluate(ws.frame, context, ws)
             parts.append(found.with_columns(_short(pl.col("value")).alias("value")))
     findings = concat_findings(parts)
-    return findings, ws.groups()
+    return findings, ws.groups() if groups else pl.DataFrame(schema=GROUPS_SCHEMA)

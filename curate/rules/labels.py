@@ -7,7 +7,7 @@ Rows with no labels and unknown label ids are reported by the vocabulary stage (
 >>> from curate.rules import RuleContext
 >>> ctx = RuleContext(label_names=("trade", "finance"))
 >>> frame = pl.DataFrame({"label_names": [["trade"], ["trade", "sport"]]})
->>> frame.select(LabelOutsideVocabulary().passes(ctx))["label_names"].to_list()
+>>> LabelOutsideVocabulary().check(frame, ctx).to_list()
 [True, False]
 """
 

@@ -4,7 +4,7 @@ mostly non-text content.
 >>> import polars as pl
 >>> from curate.rules import RuleContext
 >>> frame = pl.DataFrame({"text": ["fine text", "cafÃ© au lait"]})
->>> frame.select(Mojibake().passes(RuleContext()))["text"].to_list()
+>>> Mojibake().check(frame).to_list()
 [True, False]
 """
 
@@ -119,23 +119,54 @@ class ControlChars(RowRule):
 
 
 class MostlyNonText(RowRule):
+    """Too few letters among the visible characters (tables of numbers, symbol soup, markup) or
+    mostly long unbroken tokens (base64, hex, URLs). Measured on a sample of up to
+    ``sample_chars`` characters: three equal windows at the start, middle and end (0 = all text)."""
+
     name = "mostly_non_text"
     params = (
         Param("min_letter_ratio", float, 0.5, low=0.0, high=1.0),
+        Param("max_blob_ratio", float, 0.5, low=0.0, high=1.0),
+        Param("blob_chars", int, 40, low=8),
         Param("min_chars", int, 20, low=0),
+        Param("sample_chars", int, 1200, low=0),
     )
-    message = "fewer than {min_letter_ratio:.0%} of the visible characters are letters"
+    message = "mostly non-text content: under {min_letter_ratio:.0%} letters, or over {max_blob_ratio:.0%} in unbroken runs of {blob_chars}+ characters"
 
-    def _ratio(self) -> pl.Expr:
-        visible = pl.col(TEXT).str.count_matches(r"\S")
-        return pl.col(TEXT).str.count_matches(r"\p{L}") / visible
+    def stages(self, context):
+        text = pl.col(TEXT)
+        if self.sample_chars == 0:
+            sample = text
+        else:
+            w = max(1, self.sample_chars // 3)
+            n = text.str.len_chars()
+            mid = (n // 2 - w // 2).clip(lower_bound=0)
+            end = (n - w).clip(lower_bound=0)
+            windows = pl.concat_str([text.str.slice(0, w), text.str.slice(mid, w), text.str.slice(end, w)], separator=" ")
+            sample = pl.when(n <= self.sample_chars).then(text).otherwise(windows)
+        s = pl.col("_mostly_non_text_sample")
+        length = s.str.len_chars()
+        visible = length - s.str.count_matches(r"\s")
+        return [
+            {"_mostly_non_text_sample": sample},
+            {
+                "_mostly_non_text_visible": visible,
+                "_mostly_non_text_other": s.str.count_matches(r"[^\p{L}\s]"),
+                "_mostly_non_text_blob": length - s.str.replace_all(f"\\S{{{self.blob_chars},}}", "").str.len_chars(),
+            },
+        ]
 
     def passes(self, context):
-        visible = pl.col(TEXT).str.count_matches(r"\S")
-        return (visible < self.min_chars) | (self._ratio() >= self.min_letter_ratio)
+        visible = pl.col("_mostly_non_text_visible")
+        letters = visible - pl.col("_mostly_non_text_other")
+        return (pl.col(TEXT).str.strip_chars().str.len_chars() < self.min_chars) | (
+            (letters >= self.min_letter_ratio * visible) & (pl.col("_mostly_non_text_blob") <= self.max_blob_ratio * visible)
+        )
 
     def value(self, context):
-        return self._ratio().round(2)
+        visible = pl.col("_mostly_non_text_visible")
+        letters = visible - pl.col("_mostly_non_text_other")
+        return pl.format("letters {}, long runs {}", (letters / visible).round(2), (pl.col("_mostly_non_text_blob") / visible).round(2))
 
 
 __all__ = ["EmptyText", "MinChars", "MaxChars", "MaxTokens", "Mojibake", "ControlChars", "MostlyNonText"]

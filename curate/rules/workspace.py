@@ -10,23 +10,37 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from curate.frame import GROUPS_SCHEMA, ID, LABEL_NAMES, LABELS, LINE, TEXT
-from curate.rules import minhash
+
+if TYPE_CHECKING:  # numpy loads only when near-duplicates or groups are computed
+    import numpy as np
 
 LABEL_SEP = "\x1f"
 
 
-def normalised_text(expr: pl.Expr) -> pl.Expr:
-    """NFKC, lower case, whitespace collapsed and stripped."""
-    return (
-        expr.str.normalize("NFKC")
-        .str.to_lowercase()
-        .str.replace_all(r"\s+", " ")
-        .str.strip_chars()
-    )
+# characters NFKC leaves alone (ASCII, precomposed Latin-1 letters, basic Greek and Cyrillic letters,
+# common typographic marks) or that the whitespace step maps anyway (Unicode spaces):
+# only texts with something else pay for the normalisation
+_NFKC_STABLE = r"[^\s\x00-\x7F\u00C0-\u00FF\u0391-\u03A9\u03B1-\u03C9\u0400-\u04FF\u2018\u2019\u201C\u201D\u2013\u2014\u20AC\u00A3\u00A7\u00B0\u00AB\u00BB]"
+
+
+def normalised_text(texts: pl.Series) -> pl.Series:
+    """NFKC, lower case, whitespace runs collapsed to one space, stripped (nulls become "").
+
+    >>> normalised_text(pl.Series(["  Ｆｕｌｌ\twidth  TEXT ", None])).to_list()
+    ['full width text', '']
+    """
+    texts = texts.fill_null("")
+    needs = texts.str.contains(_NFKC_STABLE)
+    if needs.any():
+        idx = needs.arg_true()
+        texts = texts.scatter(idx, texts.gather(idx).str.normalize("NFKC"))
+    # single spaces are by far the most common whitespace: leave them, rewrite only runs and others
+    return texts.str.to_lowercase().str.replace_all(r"\s{2,}|[^\S ]", " ").str.strip_chars()
 
 
 def ensure_columns(frame: pl.DataFrame) -> pl.DataFrame:
@@ -52,7 +66,7 @@ def ensure_columns(frame: pl.DataFrame) -> pl.DataFrame:
 class Workspace:
     def __init__(self, frame: pl.DataFrame) -> None:
         self.frame = ensure_columns(frame).sort(LINE, nulls_last=True)
-        self._groupings: list[np.ndarray] = []
+        self._groupings: list[Any] = []  # per-position component arrays (numpy or polars)
         self._near: dict[tuple[Any, ...], np.ndarray] = {}
 
     @property
@@ -61,12 +75,11 @@ class Workspace:
 
     @cached_property
     def keys(self) -> pl.DataFrame:
-        """``line``, ``id``, ``exact`` (text), ``norm`` (normalised text), ``labels`` (label key)."""
+        """``line``, ``id``, ``exact`` (text), ``labels`` (label key), ``shown_labels``."""
         return self.frame.select(
             pl.col(LINE),
             pl.col(ID),
             pl.col(TEXT).fill_null("").alias("exact"),
-            normalised_text(pl.col(TEXT).fill_null("")).alias("norm"),
             pl.col(LABEL_NAMES)
             .fill_null([])
             .list.sort()
@@ -76,13 +89,25 @@ class Workspace:
             pl.col(LABEL_NAMES).fill_null([]).list.sort().list.join(", ").alias("shown_labels"),
         )
 
+    @cached_property
+    def norm(self) -> pl.Series:
+        """Normalised text per row (see :func:`normalised_text`)."""
+        return normalised_text(self.frame[TEXT]).alias("norm")
+
+    def keys_with_norm(self) -> pl.DataFrame:
+        return self.keys.with_columns(self.norm)
+
     def near_components(self, *, threshold: float, ngram: int, num_perm: int, seed: int) -> np.ndarray:
         """Per row (position in :attr:`frame`), the smallest row position of its near-duplicate
         component. Rows with identical normalised text are always in one component."""
+        import numpy as np
+
+        from curate.rules import minhash
+
         key = (threshold, ngram, num_perm, seed)
         if key in self._near:
             return self._near[key]
-        keys = self.keys
+        keys = self.keys_with_norm()
         n = keys.height
         if n == 0:
             self._near[key] = np.zeros(0, dtype=np.int64)
@@ -113,16 +138,20 @@ class Workspace:
 
     def add_grouping(self, component: np.ndarray) -> None:
         """Record that rows sharing ``component`` (per-position labels) belong together."""
-        self._groupings.append(np.asarray(component, dtype=np.int64))
+        self._groupings.append(component)
 
     def groups(self) -> pl.DataFrame:
         """One row per line in a group of two or more; ``group`` is the group's smallest line."""
         n = self.height
         if not self._groupings or n == 0:
             return pl.DataFrame(schema=GROUPS_SCHEMA)
+        import numpy as np
+
+        from curate.rules import minhash
+
         idx = np.arange(n)
         a = np.concatenate([idx for _ in self._groupings])
-        b = np.concatenate(self._groupings)
+        b = np.concatenate([np.asarray(g, dtype=np.int64) for g in self._groupings])
         comp = minhash.components(n, a, b)
         sizes = np.bincount(comp, minlength=n)
         member = sizes[comp] > 1

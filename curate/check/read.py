@@ -1,0 +1,65 @@
+"""Read exported RFT files (JSONL or Parquet) into per-line Python rows, keeping line numbers.
+
+Unreadable lines become :class:`Unreadable` entries, never exceptions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    rule: str  # malformed_json | invalid_utf8 | not_an_object
+    message: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class ReadFile:
+    path: Path
+    size: int  # bytes
+    rows: list[tuple[int, dict[str, Any] | Unreadable]]  # (line, row); blank lines are skipped
+
+
+def read_export(path: Path) -> ReadFile:
+    """Rows of an exported file; Parquet rows are numbered from 1."""
+    size = path.stat().st_size
+    if path.suffix.lower() == ".parquet":
+        return ReadFile(path, size, _read_parquet(path))
+    return ReadFile(path, size, _read_jsonl(path.read_bytes()))
+
+
+def _read_jsonl(data: bytes) -> list[tuple[int, dict[str, Any] | Unreadable]]:
+    out: list[tuple[int, dict[str, Any] | Unreadable]] = []
+    loads = json.loads
+    for i, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            out.append((i, Unreadable("invalid_utf8", f"line is not valid UTF-8 ({exc.reason} at byte {exc.start})")))
+            continue
+        try:
+            obj = loads(text)
+        except ValueError as exc:
+            out.append((i, Unreadable("malformed_json", f"line is not valid JSON: {exc}", text[:80])))
+            continue
+        if not isinstance(obj, dict):
+            out.append((i, Unreadable("not_an_object", "line is JSON but not an object", type(obj).__name__)))
+            continue
+        out.append((i, obj))
+    return out
+
+
+def _read_parquet(path: Path) -> list[tuple[int, dict[str, Any] | Unreadable]]:
+    import polars as pl
+
+    frame = pl.read_parquet(path)
+    rows = frame.to_dicts()
+    # Parquet has a fixed schema, so an absent key shows up as null: drop nulls to mirror JSONL
+    return [(i, {k: v for k, v in row.items() if v is not None}) for i, row in enumerate(rows, 1)]
