@@ -68,6 +68,7 @@ class ChatServer:
         self.max_requests = max_requests
         self.lifetime = lifetime
         self.requests = 0  # POSTs to /chat/completions, whatever the answer
+        self._authorized = 0  # authorized POSTs so far, for rate_limit and fail_5xx
         self.answered = 0  # 200 answers
         self.by_item: Counter[str] = Counter()  # 200 answers per user text
         self.bodies: list[dict[str, Any]] = []  # last few request bodies (capped)
@@ -149,20 +150,23 @@ class ChatServer:
             writer.close()
 
     async def _route(self, method: str, path: str, headers: dict, body: bytes) -> tuple:
+        completions = method == "POST" and path.rstrip("/").endswith("/chat/completions")
+        if completions:
+            if self.requests >= self.max_requests:
+                self._stop.set()  # type: ignore[union-attr]
+                return _error(503, "request budget of the test server exhausted", None, "server_error")
+            self.requests += 1
         if headers.get("authorization") != f"Bearer {self.api_key}":
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
         if method == "GET" and path.rstrip("/").endswith("/models"):
             return 200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}, {}
-        if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
+        if not completions:
             return _error(404, f"unknown path {path}", None)
-        if self.requests >= self.max_requests:
-            self._stop.set()  # type: ignore[union-attr]
-            return _error(503, "request budget of the test server exhausted", None, "server_error")
-        self.requests += 1
-        if self.requests <= self.rate_limit:
+        self._authorized += 1
+        if self._authorized <= self.rate_limit:
             return (*_error(429, "Rate limit reached.", "rate_limit_exceeded", "requests")[:2],
                     {"Retry-After": str(self.retry_after)})
-        if self.requests <= self.rate_limit + self.fail_5xx:
+        if self._authorized <= self.rate_limit + self.fail_5xx:
             return _error(500, "The server had an error.", None, "server_error")
         request = json.loads(body)
         if request.get("model") not in self.models:

@@ -57,6 +57,7 @@ def register(app: typer.Typer) -> None:
         api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
         timeout: Annotated[float, typer.Option(help="Seconds to wait for one answer.")] = 300.0,
         max_retries: Annotated[int, typer.Option(min=0, help="Retries on 429, 5xx and timeouts.")] = 8,
+        grader_workers: Annotated[int, typer.Option(min=0, help="Grader worker processes (0: grade in this process).")] = 2,
         mark_ledger: Annotated[bool, typer.Option(help="Mark suspected label errors in ledger.parquet.")] = True,
         progress: Annotated[bool | None, typer.Option(help="Progress bar [default: when a terminal].")] = None,
     ) -> None:
@@ -69,7 +70,7 @@ def register(app: typer.Typer) -> None:
                 reasoning_effort=reasoning_effort, temperature=temperature,
                 max_completion_tokens=max_completion_tokens, concurrency=concurrency, limit=limit,
                 api_key_env=api_key_env, timeout=timeout, max_retries=max_retries,
-                mark_ledger=mark_ledger, progress=progress,
+                workers=grader_workers, mark_ledger=mark_ledger, progress=progress,
             )
         except CurateError as exc:
             typer.echo(f"curate dryrun: {exc}", err=True)

@@ -166,7 +166,8 @@ class _Sampler:
                 return
             if attempt < self.settings.max_retries:
                 await asyncio.sleep(min(wait, MAX_BACKOFF) * (1 + 0.25 * random.random()))
-                delay = min(delay * 2, MAX_BACKOFF)
+                if wait is delay:  # our own guess: back off further next time
+                    delay = min(delay * 2, MAX_BACKOFF)
         raise self._fail(
             f"gave up on item {request.item_id!r} after {self.settings.max_retries} retries at "
             f"{self.where}: {last}"
@@ -230,6 +231,7 @@ def sample_missing(
     cache: ResponseCache,
     *,
     on_response: Callable[[], None] | None = None,
+    api_key: str | None = None,
 ) -> int:
     """Send every request whose key is not in ``cache``; return how many HTTP requests were sent.
 
@@ -239,6 +241,6 @@ def sample_missing(
     pending = list({r.key: r for r in requests if r.key not in cache}.values())
     if not pending:
         return 0
-    sampler = _Sampler(settings, cache, resolve_api_key(settings), on_response)
+    sampler = _Sampler(settings, cache, api_key or resolve_api_key(settings), on_response)
     asyncio.run(sampler.run(pending))
     return sampler.sent

@@ -37,6 +37,7 @@ DRYRUN_PARAMS = (
     Param("api_key_env", str, "OPENAI_API_KEY"),
     Param("timeout", (int, float), 300.0, low=1),
     Param("max_retries", int, 8, low=0, high=50),
+    Param("grader_workers", int, 2, low=0, high=64),
     Param("gate", bool, True),  # raise GateFailed on no-go
 )
 
@@ -50,6 +51,7 @@ def dryrun_hook(options: Mapping[str, Any] | None, base_dir: Path) -> Hook:
     opts = parse_options("dryrun", options, DRYRUN_PARAMS)
     gate = opts.pop("gate")
     grader = opts.pop("grader")
+    opts["workers"] = opts.pop("grader_workers")
     if isinstance(grader, str):
         grader = str(Path(base_dir) / grader) if (Path(base_dir) / grader).exists() else grader
 

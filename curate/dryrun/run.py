@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.dryrun.cache import CACHE_DIR, ResponseCache, request_key
-from curate.dryrun.client import ClientSettings, EndpointError, SampleRequest, sample_missing
+from curate.dryrun.client import ClientSettings, EndpointError, SampleRequest, resolve_api_key, sample_missing
 from curate.dryrun.grading import open_grader, score_range
 from curate.dryrun.ledger_feedback import _atomic_write, mark_suspects
 from curate.dryrun.outdir import AnswerFormat, load_items, read_json
@@ -198,10 +198,13 @@ def _sample(requests: list[SampleRequest], settings: ClientSettings, cache_dir: 
         bar, start = _progress(progress)
         with bar:
             missing = len({r.key for r in requests if r.key not in cache})
+            api_key = resolve_api_key(settings) if missing else None  # no key, no request: fail first
             try:
-                sent = sample_missing(requests, settings, cache, on_response=start(missing))
+                sent = sample_missing(requests, settings, cache, on_response=start(missing), api_key=api_key)
             except EndpointError as exc:
                 done = sum(r.key in cache for r in requests)
+                if not done:
+                    raise
                 raise EndpointError(f"{exc} ({done} of {len(requests)} responses cached; rerun to resume)") from None
         return [cache.get(r.key) for r in requests], sent  # type: ignore[misc]
 
