@@ -1,8 +1,8 @@
 """``curate grade`` and ``curate grader validate|build``: quick checks of a grader, offline.
 
-    curate grade --grader grader.json --item item.json --sample output.txt
-    curate grader validate grader.json
-    curate grader build multilabel_fbeta --set beta=2 > grader.json
+curate grade --grader grader.json --item item.json --sample output.txt
+curate grader validate grader.json
+curate grader build multilabel_fbeta --set beta=2 > grader.json
 """
 
 from __future__ import annotations
@@ -35,8 +35,12 @@ def _fail(message: str) -> typer.Exit:
 
 def grade(
     grader: Path = typer.Option(..., "--grader", "-g", help="grader JSON file"),
-    item: Path = typer.Option(..., "--item", "-i", help="item JSON: one exported row ({\"item\": ...} also works)"),
-    sample: Path = typer.Option(None, "--sample", "-s", help="file holding the model output text ('-' = stdin)"),
+    item: Path = typer.Option(
+        ..., "--item", "-i", help='item JSON: one exported row ({"item": ...} also works)'
+    ),
+    sample: Path = typer.Option(
+        None, "--sample", "-s", help="file holding the model output text ('-' = stdin)"
+    ),
     text: str = typer.Option(None, "--text", "-t", help="the model output text itself"),
     timeout: float = typer.Option(120.0, help="seconds per python grader call"),
 ) -> None:
@@ -58,7 +62,12 @@ def grade(
             result = runner.grade(text, row)
     except CurateError as exc:
         raise _fail(f"error: {exc}") from None
-    typer.echo(json.dumps({"score": result.score, "sub_scores": result.sub_scores, "errors": result.errors}, indent=2))
+    typer.echo(
+        json.dumps(
+            {"score": result.score, "sub_scores": result.sub_scores, "errors": result.errors},
+            indent=2,
+        )
+    )
 
 
 @grader_app.command("validate")
@@ -85,7 +94,9 @@ def validate(paths: list[Path] = typer.Argument(..., help="grader JSON files")) 
 def build(
     preset: str = typer.Argument(..., help="preset name, e.g. multilabel_f1"),
     answer_key: str = typer.Option("labels", help="key of the answer in sample.output_json"),
-    set_: list[str] = typer.Option([], "--set", help="preset parameter NAME=VALUE (VALUE read as JSON if it parses)"),
+    set_: list[str] = typer.Option(
+        [], "--set", help="preset parameter NAME=VALUE (VALUE read as JSON if it parses)"
+    ),
 ) -> None:
     """Print the grader JSON a preset builds (what ``export.grader`` writes to grader.json)."""
     from curate.graders import build_grader

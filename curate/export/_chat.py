@@ -16,9 +16,15 @@ import polars as pl
 
 from curate.export.base import ExportBundle
 from curate.frame import ERROR, WARN, as_findings, empty_findings
+from curate.options import Param
+
+# Options every target accepts, so switching export.target never breaks a config.
+COMMON_PARAMS = (Param("enforce_row_limits", bool, True),)
 
 
-def map_roles(frame: pl.DataFrame, mapping: Mapping[str, str], column: str = "messages") -> pl.DataFrame:
+def map_roles(
+    frame: pl.DataFrame, mapping: Mapping[str, str], column: str = "messages"
+) -> pl.DataFrame:
     """``frame`` with message roles renamed (e.g. developer -> system), content untouched."""
     if not mapping or column not in frame.columns:
         return frame
@@ -38,12 +44,23 @@ def bundle_with_roles(bundle: ExportBundle, mapping: Mapping[str, str]) -> Expor
     return dataclasses.replace(bundle, splits=splits)
 
 
-def dataset_finding(rule: str, message: str, *, field: str | None = None, severity: str = ERROR) -> pl.DataFrame:
+def dataset_finding(
+    rule: str, message: str, *, field: str | None = None, severity: str = ERROR
+) -> pl.DataFrame:
     """One finding about the whole export (no row), e.g. too few rows or a reserved column name."""
     return as_findings(
         pl.DataFrame(
-            [{"line": None, "id": None, "rule": rule, "severity": severity, "field": field, "value": None,
-              "message": message}],  # fmt: skip
+            [
+                {
+                    "line": None,
+                    "id": None,
+                    "rule": rule,
+                    "severity": severity,
+                    "field": field,
+                    "value": None,
+                    "message": message,
+                }
+            ],  # fmt: skip
             schema_overrides={"line": pl.Int64},
         )
     )

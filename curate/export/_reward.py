@@ -145,10 +145,14 @@ def lambda_handler(event, context):
 '''
 
 
-def reward_module(grader: Mapping[str, Any], flavour: str, *, header: str, columns: Sequence[str] = ()) -> str:
+def reward_module(
+    grader: Mapping[str, Any], flavour: str, *, header: str, columns: Sequence[str] = ()
+) -> str:
     """Python source of a reward module (``flavour``: ``trl``, ``verl`` or ``bedrock``)."""
     body = {"trl": _TRL, "verl": _VERL, "bedrock": _BEDROCK}[flavour]
     grader_json = json.dumps(grader, ensure_ascii=False, sort_keys=True)
     text = f'"""{header}\n"""\n' + _RUNTIME + body
-    text = text.replace("@COLUMNS@", repr(list(columns))).replace("@NAME@", repr(str(grader.get("name", "reward"))))
+    text = text.replace("@COLUMNS@", repr(list(columns))).replace(
+        "@NAME@", repr(str(grader.get("name", "reward")))
+    )
     return text.replace("@GRADER@", repr(grader_json))

@@ -12,13 +12,17 @@ from pathlib import Path
 
 import polars as pl
 
-from curate.export._chat import dumps
+from curate.export._chat import COMMON_PARAMS, dumps
 from curate.export.base import ExportBundle
 from curate.export.openai_rft import OpenAIRFT
 from curate.frame import concat_findings
 from curate.options import Param, parse_options
 
-PARAMS = (Param("model", str, "o4-mini-2025-04-16"), Param("suffix", str, None, nullable=True))
+PARAMS = (
+    *COMMON_PARAMS,
+    Param("model", str, "o4-mini-2025-04-16"),
+    Param("suffix", str, None, nullable=True),
+)
 
 
 class AzureRFT(OpenAIRFT):
@@ -36,7 +40,10 @@ class AzureRFT(OpenAIRFT):
             "training_file": "<file id of train.jsonl>",
             "validation_file": "<file id of valid.jsonl>",
             **({"suffix": opts["suffix"]} if opts["suffix"] else {}),
-            "method": {"type": "reinforcement", "reinforcement": {k: v for k, v in reinforcement.items() if v}},
+            "method": {
+                "type": "reinforcement",
+                "reinforcement": {k: v for k, v in reinforcement.items() if v},
+            },
         }
         (folder / "azure_job.json").write_text(dumps(job), encoding="utf-8")
         return [*names, "azure_job.json"]

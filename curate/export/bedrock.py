@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from curate.export._chat import bundle_with_roles, dataset_finding
+from curate.export._chat import COMMON_PARAMS, bundle_with_roles, dataset_finding
 from curate.export._reward import reward_module
 from curate.export.base import SPLIT_FILES, ExportBundle
 from curate.export.openai_rft import OpenAIRFT, write_jsonl
@@ -36,19 +36,21 @@ class BedrockRFT(OpenAIRFT):
     limits: dict[str, int] = {}
 
     def write(self, bundle: ExportBundle, folder: Path) -> list[str]:
-        parse_options(f"export target {self.name}", bundle.options, ())
+        parse_options(f"export target {self.name}", bundle.options, COMMON_PARAMS)
         converted = bundle_with_roles(bundle, {"developer": "system"})
         names = []
         for split, frame in converted.splits.items():
             write_jsonl(frame, folder / SPLIT_FILES[split])
             names.append(SPLIT_FILES[split])
         if bundle.grader is not None:
-            (folder / LAMBDA_FILE).write_text(reward_module(bundle.grader, "bedrock", header=_HEADER), encoding="utf-8")
+            (folder / LAMBDA_FILE).write_text(
+                reward_module(bundle.grader, "bedrock", header=_HEADER), encoding="utf-8"
+            )
             names.append(LAMBDA_FILE)
         return names
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
-        parse_options(f"export target {self.name}", bundle.options, ())
+        parse_options(f"export target {self.name}", bundle.options, COMMON_PARAMS)
         parts = [super().lint(bundle_with_roles(bundle, {"developer": "system"}))]
         train = bundle.splits.get("train")
         if train is not None and train.height < MIN_TRAIN_ROWS:

@@ -16,13 +16,21 @@ from typing import Any
 
 import polars as pl
 
-from curate.export._chat import dataset_finding, dumps, frame_schema, reserved_findings, warn
+from curate.export._chat import (
+    COMMON_PARAMS,
+    dataset_finding,
+    dumps,
+    frame_schema,
+    reserved_findings,
+    warn,
+)
 from curate.export.base import ExportBundle
 from curate.export.openai_rft import OpenAIRFT, write_jsonl
 from curate.frame import ERROR, concat_findings, findings_for
 from curate.options import Param, parse_options
 
 PARAMS = (
+    *COMMON_PARAMS,
     Param("name", str, "curate eval"),
     Param("model", str, "o4-mini-2025-04-16"),
     Param("pass_threshold", (int, float), 0.8, low=0, high=1),
@@ -73,7 +81,10 @@ class OpenAIEvals(OpenAIRFT):
         shared = first["messages"].to_list()[0][:-1] if first.height else []
         template = [*shared, {"role": "user", "content": f"{{{{ item.{key} }}}}"}]
         schema = bundle.response_format.get("json_schema", {})
-        text_format = {"type": "json_schema", **{k: schema[k] for k in ("name", "strict", "schema") if k in schema}}
+        text_format = {
+            "type": "json_schema",
+            **{k: schema[k] for k in ("name", "strict", "schema") if k in schema},
+        }
         definition = {
             "eval": {
                 "name": opts["name"],
@@ -100,20 +111,27 @@ class OpenAIEvals(OpenAIRFT):
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
         opts = self._opts(bundle)
-        parts = [super().lint(bundle), reserved_findings(self.name, bundle, (opts["input_key"], "sample"))]
+        parts = [
+            super().lint(bundle),
+            reserved_findings(self.name, bundle, (opts["input_key"], "sample")),
+        ]
         reference = None
         for frame in bundle.splits.values():
             prefixes = [m[:-1] for m in frame["messages"].to_list()]
             if reference is None and prefixes:
                 reference = prefixes[0]
             bad = [i + 1 for i, p in enumerate(prefixes) if p != reference]
-            rows = frame.with_row_index("line", offset=1).with_columns(pl.col("line").cast(pl.Int64))
+            rows = frame.with_row_index("line", offset=1).with_columns(
+                pl.col("line").cast(pl.Int64)
+            )
             parts.append(
                 findings_for(
-                    rows.filter(pl.col("line").is_in(bad)), rule="target_prompt_not_shared", severity=ERROR,
+                    rows.filter(pl.col("line").is_in(bad)),
+                    rule="target_prompt_not_shared",
+                    severity=ERROR,
                     field="messages[:-1]",
                     message=f"{self.name}: an eval uses one prompt template, but this row's messages before "
-                            "the last differ from the first row's",
+                    "the last differ from the first row's",
                 )  # fmt: skip
             )
         if bundle.grader is not None:
@@ -129,8 +147,14 @@ class OpenAIEvals(OpenAIRFT):
             from curate.graders import lint_templates
 
             for split, frame in bundle.splits.items():
-                found = lint_templates(bundle.grader, item_frame(frame, opts["input_key"]), has_response_format=True)
-                parts.append(found.with_columns(pl.concat_str(pl.lit(f"{self.name} eval_items_{split}.jsonl: "), "message")))
+                found = lint_templates(
+                    bundle.grader, item_frame(frame, opts["input_key"]), has_response_format=True
+                )
+                parts.append(
+                    found.with_columns(
+                        pl.concat_str(pl.lit(f"{self.name} eval_items_{split}.jsonl: "), "message")
+                    )
+                )
         if not bundle.splits:
             parts.append(dataset_finding("target_no_rows", f"{self.name}: nothing to export"))
         return concat_findings(parts)

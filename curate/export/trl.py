@@ -23,14 +23,14 @@ from typing import Any
 import polars as pl
 
 from curate._deps import optional_import
-from curate.export._chat import bundle_with_roles, reserved_findings
+from curate.export._chat import COMMON_PARAMS, bundle_with_roles, reserved_findings
 from curate.export._reward import reward_module
 from curate.export.base import ExportBundle
 from curate.export.openai_rft import OpenAIRFT
 from curate.frame import concat_findings
 from curate.options import Param, parse_options
 
-PARAMS = (Param("developer_role", str, "system", choices=("system", "developer")),)
+PARAMS = (*COMMON_PARAMS, Param("developer_role", str, "system", choices=("system", "developer")))
 RESERVED = ("prompt", "prompts", "completion", "completions", "completion_ids", "completions_ids",
             "trainer_state", "log_extra", "log_metric", "messages")  # fmt: skip
 DATASET_DIR = "hf_dataset"
@@ -64,7 +64,9 @@ class TRLGRPO(OpenAIRFT):
 
     def _converted(self, bundle: ExportBundle) -> ExportBundle:
         opts = parse_options(f"export target {self.name}", bundle.options, PARAMS)
-        if opts["developer_role"] == "developer":  # the user's chat template knows developer messages
+        if (
+            opts["developer_role"] == "developer"
+        ):  # the user's chat template knows developer messages
             self.allowed_roles = (*TRLGRPO.allowed_roles, "developer")
         return bundle_with_roles(bundle, {"developer": opts["developer_role"]})
 
@@ -85,7 +87,9 @@ class TRLGRPO(OpenAIRFT):
             frame.write_parquet(folder / f"{split}.parquet", statistics=False)
             names.append(f"{split}.parquet")
             table = _small_types(frame.to_arrow())
-            fingerprint = hashlib.sha256(f"{split}:{frame.hash_rows().sum()}:{frame.height}".encode()).hexdigest()[:16]
+            fingerprint = hashlib.sha256(
+                f"{split}:{frame.hash_rows().sum()}:{frame.height}".encode()
+            ).hexdigest()[:16]
             parts[split] = datasets.Dataset(table, fingerprint=fingerprint)
         quiet = datasets.utils.are_progress_bars_disabled()
         datasets.disable_progress_bars()
@@ -96,12 +100,17 @@ class TRLGRPO(OpenAIRFT):
                 datasets.enable_progress_bars()
         names.append(DATASET_DIR)
         if bundle.grader is not None:
-            columns = [c for c in next(iter(frames.values())).columns if c != "prompt"] if frames else []
+            columns = (
+                [c for c in next(iter(frames.values())).columns if c != "prompt"] if frames else []
+            )
             (folder / "reward.py").write_text(
-                reward_module(bundle.grader, "trl", header=_HEADER, columns=columns), encoding="utf-8"
+                reward_module(bundle.grader, "trl", header=_HEADER, columns=columns),
+                encoding="utf-8",
             )
             names.append("reward.py")
         return names
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
-        return concat_findings([super().lint(self._converted(bundle)), reserved_findings(self.name, bundle, RESERVED)])
+        return concat_findings(
+            [super().lint(self._converted(bundle)), reserved_findings(self.name, bundle, RESERVED)]
+        )

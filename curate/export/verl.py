@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from curate.export._chat import bundle_with_roles
+from curate.export._chat import COMMON_PARAMS, bundle_with_roles
 from curate.export._reward import reward_module
 from curate.export.base import ExportBundle
 from curate.export.openai_rft import OpenAIRFT
@@ -24,6 +24,7 @@ from curate.frame import concat_findings
 from curate.options import Param, parse_options
 
 PARAMS = (
+    *COMMON_PARAMS,
     Param("data_source", str, "curate"),
     Param("ability", str, "classification"),
     Param("developer_role", str, "system", choices=("system", "developer")),
@@ -78,20 +79,30 @@ class Verl(OpenAIRFT):
             frame.write_parquet(folder / f"{split}.parquet", statistics=False)
             names.append(f"{split}.parquet")
         if bundle.grader is not None:
-            (folder / "reward.py").write_text(reward_module(bundle.grader, "verl", header=_HEADER), encoding="utf-8")
+            (folder / "reward.py").write_text(
+                reward_module(bundle.grader, "verl", header=_HEADER), encoding="utf-8"
+            )
             names.append("reward.py")
         return names
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
         opts = self._opts(bundle)
-        if opts["developer_role"] == "developer":  # the user's chat template knows developer messages
+        if (
+            opts["developer_role"] == "developer"
+        ):  # the user's chat template knows developer messages
             self.allowed_roles = (*Verl.allowed_roles, "developer")
         parts = [super().lint(bundle_with_roles(bundle, {"developer": opts["developer_role"]}))]
         if bundle.grader is not None:
             from curate.graders import lint_templates
 
             for split, frame in bundle.splits.items():
-                items = frame.drop("messages")  # what compute_score rebuilds from ground_truth and extra_info
+                items = frame.drop(
+                    "messages"
+                )  # what compute_score rebuilds from ground_truth and extra_info
                 found = lint_templates(bundle.grader, items, has_response_format=True)
-                parts.append(found.with_columns(pl.concat_str(pl.lit(f"{self.name} {split}.parquet: "), "message")))
+                parts.append(
+                    found.with_columns(
+                        pl.concat_str(pl.lit(f"{self.name} {split}.parquet: "), "message")
+                    )
+                )
         return concat_findings(parts)

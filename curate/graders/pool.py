@@ -30,6 +30,16 @@ MAX_CHUNK = 256
 _POLL = 0.05
 
 
+def _worker_program() -> str:
+    """The worker's code: ``_worker.py`` run with ``exec`` in the child, so a worker imports only the
+    standard library (not the curate package and its polars import) and starts in milliseconds."""
+    with open(_worker.__file__, encoding="utf-8") as handle:
+        return handle.read() + "\nmain(CONN, STATUS, MEMORY_MB)\n"
+
+
+_PROGRAM: str | None = None
+
+
 def source_key(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
@@ -66,11 +76,17 @@ class _Worker:
     def __init__(self, ctx: Any, memory_mb: int) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
         self.status = ctx.Array("d", [_worker.IDLE, 0.0], lock=False)
+        global _PROGRAM
+        if _PROGRAM is None:
+            _PROGRAM = _worker_program()
+        scope = {
+            "__name__": "curate_grader_worker",
+            "CONN": child,
+            "STATUS": self.status,
+            "MEMORY_MB": memory_mb,
+        }
         self.process = ctx.Process(
-            target=_worker.main,
-            args=(child, self.status, memory_mb),
-            daemon=True,
-            name="curate-grader",
+            target=exec, args=(_PROGRAM, scope), daemon=True, name="curate-grader"
         )
         with _main_module_hidden():
             self.process.start()

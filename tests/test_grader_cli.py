@@ -1,0 +1,95 @@
+"""``curate grade`` and ``curate grader validate|build`` on real files, and the benchmark's quick mode."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from curate.cli import app
+from curate.graders import build_grader
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def files(tmp_path):
+    grader = tmp_path / "grader.json"
+    grader.write_text(json.dumps(build_grader("multilabel_f1")))
+    item = tmp_path / "item.json"
+    item.write_text(json.dumps({"id": "a", "reference_answer": ["economics", "finance", "law"]}))
+    sample = tmp_path / "output.txt"
+    sample.write_text('{"labels": ["economics", "law"]}')
+    return grader, item, sample
+
+
+def test_grade_prints_the_score(files):
+    grader, item, sample = files
+    result = CliRunner().invoke(
+        app, ["grade", "--grader", str(grader), "--item", str(item), "--sample", str(sample)]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["score"] == pytest.approx(0.8) and out["errors"] == []
+
+
+def test_grade_accepts_eval_items_and_inline_text(files, tmp_path):
+    grader, _, _ = files
+    item = tmp_path / "eval_item.json"
+    item.write_text(json.dumps({"item": {"reference_answer": ["law"]}}))
+    result = CliRunner().invoke(
+        app, ["grade", "-g", str(grader), "-i", str(item), "--text", "not json"]
+    )
+    assert result.exit_code == 0 and json.loads(result.stdout)["score"] == 0.0
+    both = CliRunner().invoke(app, ["grade", "-g", str(grader), "-i", str(item)])
+    assert both.exit_code == 1 and "exactly one of --sample FILE or --text TEXT" in both.stderr
+
+
+def test_grade_reports_offline_limits(tmp_path, files):
+    _, item, sample = files
+    judge = tmp_path / "judge.json"
+    judge.write_text(json.dumps({"type": "score_model", "name": "judge", "model": "gpt-4.1",
+                                 "input": [{"role": "user", "content": "{{sample.output_text}}"}]}))  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["grade", "-g", str(judge), "-i", str(item), "-s", str(sample)]
+    )
+    assert result.exit_code == 1 and "cannot run offline" in result.stderr
+
+
+def test_grader_validate(files, tmp_path):
+    grader, item, _ = files
+    ok = CliRunner().invoke(app, ["grader", "validate", str(grader)])
+    assert ok.exit_code == 0 and "ok (python grader 'multilabel_f1')" in ok.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"type": "string_check", "name": "s", "input": "{{sample.output_text}}",
+                               "reference": "{{item.a}}", "operation": "neq"}))  # fmt: skip
+    result = CliRunner().invoke(app, ["grader", "validate", str(grader), str(bad)])
+    assert result.exit_code == 1
+    assert (
+        f"{bad}: grader 's' (string_check): 'operation' must be one of 'eq', 'ne', 'like', 'ilike'"
+        in result.stderr
+    )
+
+
+def test_grader_build(tmp_path):
+    result = CliRunner().invoke(app, ["grader", "build", "multilabel_fbeta", "--set", "beta=2"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == build_grader({"preset": "multilabel_fbeta", "beta": 2})
+    wrong = CliRunner().invoke(app, ["grader", "build", "multilabel_fbeta", "--set", "beta=0"])
+    assert wrong.exit_code == 1 and "'beta' parameter" in wrong.stderr
+
+
+def test_benchmark_quick_mode_measures_both_ways_and_meets_the_target():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "graders.py"), "--quick", "--json"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(proc.stdout)
+    assert stats["mismatches"] == 0
+    assert stats["in_process_per_s"] > 0
+    assert stats["local_runner_per_s"] >= 2000
