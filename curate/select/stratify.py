@@ -24,6 +24,8 @@ label counts are the sums of its members' and whose size is its member count.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -55,7 +57,6 @@ def stratify(
     data = m.data.astype(np.float64)
     col_total = np.bincount(m.indices, weights=data, minlength=n_cols)
     want = ratio[:, None] * col_total[None, :]  # k x C: positives each fold still wants
-    norm = np.where(want > 0, want, 1.0)
     remaining = col_total.copy()
     col_rank = rng.permutation(n_cols).astype(np.float64)
     prio = rng.random(n_units)  # random tie-break among equally suited units
@@ -63,6 +64,7 @@ def stratify(
     csc.sort_indices()
     sentinel = np.inf
     unit = bool(np.all(sizes == 1) and np.all(m.data == 1))
+    coverable = col_total >= k
 
     while True:
         key = np.where(remaining > 0, remaining * (n_cols + 1) + col_rank, sentinel)
@@ -78,17 +80,17 @@ def stratify(
         cols = m.indices[pos]
         vals = data[pos]
         have = ratio * col_total[c] - want[:, c]
-        if unit:  # a fold missing a column whose last examples are all here needs a row too
-            have_all = ratio[:, None] * col_total - want
-            last = _last_chance(cols, c, remaining, col_total >= k)
-            needy = (have_all[:, last] < 0.5).any(axis=1) if last.any() else None
-        else:
-            needy = None
+        needy = None
+        # a fold missing a column whose last examples are all here needs a row too
+        last = np.flatnonzero(_last_chance(cols, c, remaining, coverable))
+        if len(last):
+            have_last = ratio[:, None] * col_total[last] - want[:, last]
+            needy = (have_last < 0.5).any(axis=1)
         quota = allocate(want[:, c], float(weights.sum()), cap, have, rng, needy, col_total[c] < k)
         if unit:
             chosen = _interleave(owner, cols, c, remaining, quota, prio[units])
-            if last.any():
-                _rescue(chosen, owner, cols, last, have_all, rng)
+            if needy is not None and len(units) > 1:  # make sure the needy fold gets such a row
+                _rescue(chosen, owner, cols, last, have_last, rng)
         else:
             chosen = _fill(rng.random((len(units), k)), weights, sizes[units], quota, cap, prio[units])
         fold[units] = chosen
@@ -119,44 +121,40 @@ def allocate(want, amount: float, cap, have, rng: np.random.Generator, needy=Non
     >>> allocate([6.0, 4.0], 10, [3, 100], [0, 0], np.random.default_rng(0)).tolist()
     [3, 7]
     """
-    want = np.asarray(want, dtype=np.float64)
-    cap = np.asarray(cap, dtype=np.float64)
+    want = [float(w) for w in want]
+    cap = [int(v) for v in cap]
+    have = [float(h) for h in have]
+    needy = [False] * len(want) if needy is None else [bool(v) for v in needy]
     k = len(want)
     amount = int(round(amount))
-    x = np.zeros(k)
-    fixed = cap <= 0
+    x = [0.0] * k
+    free = [j for j in range(k) if cap[j] > 0]
     budget = float(amount)
     for _ in range(k):
-        idx = np.flatnonzero(~fixed)
-        if not len(idx) or budget <= 0:
+        if not free or budget <= 0:
             break
-        x[idx] = _water(want[idx], budget)
-        over = idx[x[idx] > cap[idx]]
-        if not len(over):
+        for j, v in zip(free, _water([want[j] for j in free], budget), strict=True):
+            x[j] = v
+        over = [j for j in free if x[j] > cap[j]]
+        if not over:
             break
-        x[over] = cap[over]
-        fixed[over] = True
-        budget -= cap[over].sum()
-    base = np.minimum(np.floor(x + 1e-9), cap).astype(np.int64)
-    short = amount - int(base.sum())
+        for j in over:
+            x[j] = float(cap[j])
+            budget -= cap[j]
+        free = [j for j in free if j not in over]
+    base = [min(math.floor(x[j] + 1e-9), cap[j]) for j in range(k)]
+    short = amount - sum(base)
     if short > 0:
-        frac = x - base
-        order = np.lexsort((rng.random(k), -cap, -frac))
-        for j in order:
-            if short == 0:
-                break
-            if base[j] < cap[j]:
+        tie = rng.random(k)
+        for j in sorted(range(k), key=lambda j: (base[j] - x[j], -cap[j], tie[j])):
+            if short and base[j] < cap[j]:
                 base[j] += 1
                 short -= 1
-        j = 0
-        while short > 0 and j < k:  # caps hold every row by construction; guard anyway
-            add = int(min(short, cap[j] - base[j]))
-            base[j] += max(add, 0)
-            short -= max(add, 0)
-            j += 1
-    have = np.asarray(have, dtype=np.float64)
-    needy = np.zeros(k, dtype=bool) if needy is None else np.asarray(needy)
-    for j in np.argsort(-want, kind="stable"):
+        for j in range(k):  # caps hold every row by construction; guard anyway
+            add = max(min(short, cap[j] - base[j]), 0)
+            base[j] += add
+            short -= add
+    for j in sorted(range(k), key=lambda j: -want[j]):
         lacks = have[j] < 0.5 and not spare_all
         if base[j] == 0 and (lacks or needy[j]) and cap[j] >= 1:
             donors = [
@@ -167,19 +165,19 @@ def allocate(want, amount: float, cap, have, rng: np.random.Generator, needy=Non
                 i = max(donors, key=lambda d: (base[d], -d))
                 base[i] -= 1
                 base[j] += 1
-    return base
+    return np.asarray(base, dtype=np.int64)
 
 
-def _water(want: np.ndarray, budget: float) -> np.ndarray:
+def _water(want: list[float], budget: float) -> list[float]:
     """Non-negative x with sum ``budget`` minimising max(want - x): x = max(0, want - t)."""
-    order = np.sort(want)[::-1]
-    csum = np.cumsum(order)
-    t = (csum[-1] - budget) / len(order)
-    for i in range(1, len(order) + 1):
-        t = (csum[i - 1] - budget) / i
+    order = sorted(want, reverse=True)
+    total, t = 0.0, 0.0
+    for i, w in enumerate(order, start=1):
+        total += w
+        t = (total - budget) / i
         if i == len(order) or t >= order[i]:
             break
-    return np.maximum(want - t, 0.0)
+    return [max(w - t, 0.0) for w in want]
 
 
 def _interleave(owner, cols, c, remaining, quota, prio) -> np.ndarray:
@@ -190,14 +188,21 @@ def _interleave(owner, cols, c, remaining, quota, prio) -> np.ndarray:
     column is split in proportion too, so later columns start closer to their targets.
     """
     n = len(prio)
+    if n == 1:
+        return np.array([int(np.argmax(quota))], dtype=np.int64)
     rank = np.where(cols == c, np.inf, remaining[cols])
-    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
     first = np.minimum.reduceat(rank, starts)
     second = np.minimum.reduceat(np.where(rank == first[owner], np.inf, rank), starts)
     order = np.lexsort((prio, second, first))
-    points = np.concatenate([(np.arange(q) + 0.5) / q for q in quota if q > 0]) if n else np.zeros(0)
-    folds = np.concatenate([np.full(q, j) for j, q in enumerate(quota) if q > 0]) if n else np.zeros(0, np.int64)
-    seq = folds[np.lexsort((folds, points))]
+    if len(quota) == 2:  # fold 1 at evenly spaced positions
+        seq = np.zeros(n, dtype=np.int64)
+        if quota[1]:
+            seq[((np.arange(quota[1]) + 0.5) * (n / quota[1])).astype(np.int64)] = 1
+    else:
+        points = np.concatenate([(np.arange(q) + 0.5) / q for q in quota if q > 0])
+        folds = np.concatenate([np.full(q, j) for j, q in enumerate(quota) if q > 0])
+        seq = folds[np.lexsort((folds, points))]
     out = np.empty(n, dtype=np.int64)
     out[order] = seq
     return out
@@ -216,20 +221,22 @@ def _rescue(chosen, owner, cols, last, have, rng) -> None:
     every remaining example of it is in this batch, swap one such row into that fold (in exchange
     for a row of that fold, so quotas and sizes stay as they are). Edits ``chosen`` in place."""
     k = have.shape[0]
-    for j in np.flatnonzero(last):
+    is_last = np.zeros(int(cols.max()) + 1, dtype=bool)
+    is_last[last] = True
+    for i, j in enumerate(last):
         for f in range(k):
-            if have[f, j] >= 0.5:
+            if have[f, i] >= 0.5:
                 continue
             rows_j = np.unique(owner[cols == j])
             if (chosen[rows_j] == f).any():
                 continue
-            per_fold = np.bincount(chosen[rows_j], minlength=k) + (have[:, j] >= 0.5)
+            per_fold = np.bincount(chosen[rows_j], minlength=k) + (have[:, i] >= 0.5)
             donors = rows_j[per_fold[chosen[rows_j]] >= 2]
             takers = np.flatnonzero(chosen == f)
             if not len(donors) or not len(takers):
                 continue
             # prefer giving away a row of f that carries no last-chance column
-            carries = np.bincount(owner[last[cols]], minlength=len(chosen))[takers]
+            carries = np.bincount(owner[is_last[cols]], minlength=len(chosen))[takers]
             b = takers[np.lexsort((rng.random(len(takers)), carries))[0]]
             a = donors[rng.integers(len(donors))]
             chosen[b], chosen[a] = chosen[a], f
