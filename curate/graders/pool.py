@@ -154,6 +154,8 @@ class WorkerPool:
         results: list[Result | None] = [None] * n
         if key in self._broken:
             return [(0.0, self._broken[key])] * n
+        if not n:
+            return []
         size = max(1, min(MAX_CHUNK, -(-n // (self.size * 4))))
         queue = deque((start, pairs[start : start + size]) for start in range(0, n, size))
         self._start()
