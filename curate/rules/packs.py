@@ -121,7 +121,8 @@ def resolve_rules(packs: Sequence[str | Mapping[str, Any] | Rule], base_dir: Pat
         if isinstance(item, str):
             r.apply_pack(item)
         else:
-            r.apply_entry(item, f"rules entry {i}: ")
+            name = item.get("rule") if isinstance(item, Mapping) else getattr(item, "name", None)
+            r.apply_entry(item, f"rules entry {i}" + (f" ({name})" if isinstance(name, str) else "") + ": ")
     return list(r.rules.values())
 
 
