@@ -144,7 +144,8 @@ class ChatServer:
                 await writer.drain()
                 if headers.get("connection", "").lower() == "close":
                     break
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError, asyncio.LimitOverrunError):
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError, asyncio.LimitOverrunError,
+                asyncio.CancelledError):  # a client went away, or the server is stopping
             pass
         finally:
             writer.close()

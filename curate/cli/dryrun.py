@@ -35,6 +35,8 @@ def _print_report(report) -> None:
         f"requests sent this run: {report.requests_sent}; tokens: {u['prompt_tokens']} in, "
         f"{u['completion_tokens']} out ({u['reasoning_tokens']} reasoning); estimated cost {cost}"
     )
+    if report.timings:
+        typer.echo("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items()))
     typer.echo(f"report: {report.out_dir / 'dryrun.html'}")
 
 
