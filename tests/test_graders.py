@@ -403,3 +403,23 @@ def test_lint_finds_missing_fields_mixed_types_and_output_json_without_response_
     assert set(findings["severity"]) == {"error"}
     assert findings.filter(findings["line"] == 3)["id"].item() == "r3"
     assert lint_templates(grader, rows[:1], has_response_format=True).height == 0
+
+
+def test_a_worker_killed_while_idle_is_replaced_without_losing_items():
+    import os
+    import signal
+
+    with LocalGrader(build_grader("multilabel_f1"), workers=2) as runner:
+        assert runner.grade('{"labels": ["a"]}', {"reference_answer": ["a"]}).score == 1.0
+        for worker in runner._pool._workers:
+            os.kill(worker.process.pid, signal.SIGKILL)
+            worker.process.join(5)
+        results = runner.grade_many([('{"labels": ["a"]}', {"reference_answer": ["a"]})] * 20)
+    assert [r.score for r in results] == [1.0] * 20 and all(not r.errors for r in results)
+
+
+def test_runner_options_are_checked():
+    with pytest.raises(ConfigError, match="The 'workers' parameter of LocalGrader must be an int"):
+        LocalGrader(build_grader("multilabel_f1"), workers=-1)
+    with pytest.raises(ConfigError, match="'memory_mb'"):
+        LocalGrader(build_grader("multilabel_f1"), memory_mb=1)

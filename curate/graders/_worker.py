@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 import signal
 import time
 import traceback
@@ -46,8 +47,7 @@ def as_score(value: Any) -> tuple[float, str | None]:
         if math.isfinite(score):
             return score, None
         return 0.0, f"python_grader_runtime_error: grade() returned {score}, not a finite number"
-    shown = repr(value)
-    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    shown = reprlib.repr(value)
     return (
         0.0,
         f"python_grader_runtime_error: grade() returned {shown} ({type(value).__name__}), not a number",

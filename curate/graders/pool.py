@@ -161,10 +161,15 @@ class WorkerPool:
         self._start()
         busy: dict[_Worker, tuple[int, Sequence[Any]]] = {}
         while queue or busy:
-            for worker in self._workers:
+            for worker in list(self._workers):
                 if worker not in busy and queue:
                     start, chunk = queue.popleft()
-                    worker.submit(key, source, chunk)
+                    try:
+                        worker.submit(key, source, chunk)
+                    except (OSError, ValueError):  # died while idle: replace it, retry the chunk
+                        queue.appendleft((start, chunk))
+                        self._replace(worker)
+                        continue
                     busy[worker] = (start, chunk)
             ready = wait([w.conn for w in busy], timeout=_POLL)
             for worker in list(busy):

@@ -27,8 +27,14 @@ from curate.graders.pool import WorkerPool
 from curate.graders.similarity import LOCAL_METRICS, fuzzy_ratio
 from curate.graders.templates import TemplateError, render
 from curate.graders.validate import validate_grader
+from curate.options import Param, parse_options
 
 Result = tuple[float, "str | None"]
+_PARAMS = (
+    Param("workers", int, low=0),
+    Param("timeout", (int, float), low=0.001),
+    Param("memory_mb", int, low=64),
+)
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,9 @@ class LocalGrader:
         timeout: float = 120.0,
         memory_mb: int = 2048,
     ) -> None:
+        parse_options(
+            "LocalGrader", {"workers": workers, "timeout": timeout, "memory_mb": memory_mb}, _PARAMS
+        )
         validate_grader(grader)
         check_runnable(grader)
         self.grader = json.loads(json.dumps(grader))
