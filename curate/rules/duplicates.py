@@ -100,7 +100,8 @@ class NearDuplicate(DatasetRule):
 class LabelConflict(DatasetRule):
     """The same (``match: exact``/``normalized``) or near-same (``near``) input with different label
     sets. ``resolve: reject_all`` flags every member; ``majority`` keeps the rows carrying the most
-    common label set of the group (when it is unique) and flags the rest."""
+    common label set of the group (when it is unique) and flags the rest. Rows without labels take
+    no part (the vocabulary stage rejects them as ``no_labels``)."""
 
     name = "label_conflict"
     field = "label_names"
@@ -119,6 +120,7 @@ class LabelConflict(DatasetRule):
             comp = _position_groups(k, ["exact" if self.match == "exact" else "norm"])
         ws.add_grouping(comp)
         k = k.with_columns(pl.Series("comp", comp, dtype=pl.Int64))
+        k = k.filter(pl.col("labels") != "")  # rows without labels are no_labels' business
         k = k.with_columns(
             pl.col("labels").n_unique().over("comp").alias("sets"),
             pl.col("line").min().over("comp").alias("first"),
