@@ -130,9 +130,9 @@ def stratified_folds(x: sp.csr_matrix, fold_sizes, seed: int, order: int = 1, co
     m = combined_matrix(x, order)
     rng = np.random.default_rng(seed)
     if codes is None:
-        return stratify(m, fold_sizes, rng)
+        return stratify(m, fold_sizes, rng, protect=x.shape[1])
     units, sizes = _group_matrix(m, codes)
-    return stratify(units, fold_sizes, rng, unit_sizes=sizes)[codes]
+    return stratify(units, fold_sizes, rng, unit_sizes=sizes, protect=x.shape[1])[codes]
 
 
 def kfold_assign(labels, k: int, seed: int, order: int = 1, groups: np.ndarray | None = None) -> np.ndarray:

@@ -35,11 +35,14 @@ def stratify(
     fold_sizes,
     rng: np.random.Generator,
     unit_sizes: np.ndarray | None = None,
+    protect: int | None = None,
 ) -> np.ndarray:
     """Fold id (int64) per row of ``m`` (units x columns, non-negative counts).
 
     ``fold_sizes`` are the wanted fold sizes in rows; they must sum to ``unit_sizes.sum()``
-    (or the number of units). With unit sizes of 1 the sizes are met exactly.
+    (or the number of units). With unit sizes of 1 the sizes are met exactly. The first
+    ``protect`` columns (default: all) are the ones every fold should see: each fold keeps one row
+    of room in reserve for every such column it still lacks, while other folds have room to give.
     """
     m = sp.csr_matrix(m)
     m.sort_indices()
@@ -65,6 +68,10 @@ def stratify(
     sentinel = np.inf
     unit = bool(np.all(sizes == 1) and np.all(m.data == 1))
     coverable = col_total >= k
+    guarded = coverable.copy()
+    if protect is not None:
+        guarded[protect:] = False
+    lacking = np.broadcast_to(guarded, (k, n_cols)).copy()  # fold lacks a guarded column
 
     while True:
         key = np.where(remaining > 0, remaining * (n_cols + 1) + col_rank, sentinel)
@@ -82,11 +89,16 @@ def stratify(
         have = ratio * col_total[c] - want[:, c]
         needy = None
         # a fold missing a column whose last examples are all here needs a row too
-        last = np.flatnonzero(_last_chance(cols, c, remaining, coverable))
+        in_batch = np.bincount(cols, minlength=n_cols)
+        last = np.flatnonzero(_last_chance(in_batch, c, remaining, coverable))
         if len(last):
             have_last = ratio[:, None] * col_total[last] - want[:, last]
             needy = (have_last < 0.5).any(axis=1)
-        quota = allocate(want[:, c], float(weights.sum()), cap, have, rng, needy, col_total[c] < k)
+        reserve = (lacking & ((remaining > 0) & (in_batch == 0))).sum(axis=1)
+        room = np.maximum(cap - reserve, 0)
+        if room.sum() < weights.sum():
+            room = cap  # reserving is impossible: plain room
+        quota = allocate(want[:, c], float(weights.sum()), room, have, rng, needy, col_total[c] < k)
         if unit:
             chosen = _interleave(owner, cols, c, remaining, quota, prio[units])
             if needy is not None and len(units) > 1:  # make sure the needy fold gets such a row
@@ -97,6 +109,7 @@ def stratify(
         per_nnz = chosen[owner]
         got = np.bincount(per_nnz * n_cols + cols, weights=vals, minlength=k * n_cols).reshape(k, n_cols)
         want -= got
+        lacking &= got <= 0
         remaining -= got.sum(axis=0)
         remaining[c] = 0.0
         cap -= np.bincount(chosen, weights=sizes[units], minlength=k).astype(np.int64)
@@ -208,9 +221,8 @@ def _interleave(owner, cols, c, remaining, quota, prio) -> np.ndarray:
     return out
 
 
-def _last_chance(cols, c, remaining, coverable) -> np.ndarray:
+def _last_chance(in_batch, c, remaining, coverable) -> np.ndarray:
     """Coverable columns (other than ``c``) whose remaining examples all sit in this batch."""
-    in_batch = np.bincount(cols, minlength=len(remaining))
     last = (in_batch > 0) & (in_batch >= remaining - 1e-9) & coverable
     last[c] = False
     return last
