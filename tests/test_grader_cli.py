@@ -49,6 +49,26 @@ def test_grade_accepts_eval_items_and_inline_text(files, tmp_path):
     assert both.exit_code == 1 and "exactly one of --sample FILE or --text TEXT" in both.stderr
 
 
+def test_grade_reads_one_row_of_an_exported_jsonl_file(files, tmp_path):
+    grader, _, _ = files
+    train = tmp_path / "train.jsonl"
+    train.write_text(
+        "\n".join(
+            json.dumps({"id": str(i), "messages": [], "reference_answer": [f"l{i}"]})
+            for i in range(3)
+        )
+    )
+    result = CliRunner().invoke(
+        app,
+        ["grade", "-g", str(grader), "-i", str(train), "--row", "2", "-t", '{"labels": ["l1"]}'],
+    )
+    assert result.exit_code == 0 and json.loads(result.stdout)["score"] == 1.0
+    past = CliRunner().invoke(
+        app, ["grade", "-g", str(grader), "-i", str(train), "--row", "9", "-t", "{}"]
+    )
+    assert past.exit_code == 1 and "fewer than 9 lines" in past.stderr
+
+
 def test_grade_reports_offline_limits(tmp_path, files):
     _, item, sample = files
     judge = tmp_path / "judge.json"

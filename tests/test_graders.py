@@ -423,3 +423,50 @@ def test_runner_options_are_checked():
         LocalGrader(build_grader("multilabel_f1"), workers=-1)
     with pytest.raises(ConfigError, match="'memory_mb'"):
         LocalGrader(build_grader("multilabel_f1"), memory_mb=1)
+
+
+def _expressions():
+    leaf = st.one_of(
+        st.sampled_from(["a", "b"]),
+        st.floats(min_value=0, max_value=10, allow_nan=False).map(lambda x: f"{x:.3f}"),
+    )
+
+    def extend(inner):
+        binary = st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        )
+        call = st.tuples(st.sampled_from(["min", "max"]), inner, inner).map(
+            lambda t: f"{t[0]}({t[1]}, {t[2]})"
+        )
+        unary = st.tuples(st.sampled_from(["abs", "floor", "ceil", "-"]), inner).map(
+            lambda t: f"-({t[1]})" if t[0] == "-" else f"{t[0]}({t[1]})"
+        )
+        return binary | call | unary
+
+    return st.recursive(leaf, extend, max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=_expressions(), a=st.floats(0, 1), b=st.floats(0, 1))
+def test_formula_agrees_with_python_arithmetic_on_generated_expressions(text, a, b):
+    # the reference computes the same text with Python's own arithmetic, on a restricted namespace
+    env = {
+        "a": a,
+        "b": b,
+        "min": min,
+        "max": max,
+        "abs": abs,
+        "floor": math.floor,
+        "ceil": math.ceil,
+    }
+    try:
+        want = float(eval(text, {"__builtins__": {}}, env))  # noqa: S307 - test oracle on generated text
+    except (ZeroDivisionError, OverflowError):
+        with pytest.raises(FormulaError):
+            parse_formula(text, {"a", "b"}).evaluate({"a": a, "b": b})
+        return
+    if not math.isfinite(want):
+        return
+    assert parse_formula(text, {"a", "b"}).evaluate({"a": a, "b": b}) == pytest.approx(
+        want, rel=1e-9, abs=1e-9
+    )

@@ -28,6 +28,19 @@ def _read_json(path: Path, what: str) -> Any:
         raise CurateError(f"{path}: not valid JSON ({exc})") from None
 
 
+def _read_line(path: Path, number: int) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for i, line in enumerate(handle, start=1):
+                if i == number:
+                    return json.loads(line)
+    except FileNotFoundError:
+        raise CurateError(f"{path}: item file does not exist") from None
+    except ValueError as exc:
+        raise CurateError(f"{path}:{number}: not valid JSON ({exc})") from None
+    raise CurateError(f"{path} has fewer than {number} lines")
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(message, err=True)
     return typer.Exit(1)
@@ -36,7 +49,13 @@ def _fail(message: str) -> typer.Exit:
 def grade(
     grader: Path = typer.Option(..., "--grader", "-g", help="grader JSON file"),
     item: Path = typer.Option(
-        ..., "--item", "-i", help='item JSON: one exported row ({"item": ...} also works)'
+        ...,
+        "--item",
+        "-i",
+        help='item JSON: one exported row ({"item": ...} also works), or JSONL with --row',
+    ),
+    row_number: int = typer.Option(
+        None, "--row", "-r", min=1, help="1-based line of a JSONL --item file"
     ),
     sample: Path = typer.Option(
         None, "--sample", "-s", help="file holding the model output text ('-' = stdin)"
@@ -51,7 +70,7 @@ def grade(
         raise _fail("give the model output with exactly one of --sample FILE or --text TEXT")
     try:
         spec = _read_json(grader, "grader")
-        row = _read_json(item, "item")
+        row = _read_json(item, "item") if row_number is None else _read_line(item, row_number)
         if isinstance(row, dict) and set(row) <= {"item", "sample"} and "item" in row:
             row = row["item"]
         if not isinstance(row, dict):
