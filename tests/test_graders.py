@@ -470,3 +470,11 @@ def test_formula_agrees_with_python_arithmetic_on_generated_expressions(text, a,
     assert parse_formula(text, {"a", "b"}).evaluate({"a": a, "b": b}) == pytest.approx(
         want, rel=1e-9, abs=1e-9
     )
+
+
+def test_public_surface_is_frozen():
+    import curate.graders
+
+    assert sorted(curate.graders.__all__) == [
+        "GradeResult", "LocalGrader", "PRESETS", "build_grader", "lint_templates", "make_sample", "validate_grader",
+    ]  # fmt: skip

@@ -130,7 +130,10 @@ class LocalGrader:
     def __del__(self) -> None:
         pool = getattr(self, "_pool", None)
         if pool is not None:
-            pool.close()
+            try:
+                pool.close()
+            except Exception:  # noqa: BLE001 - interpreter shutdown: workers are daemons anyway
+                pass
 
     def close(self) -> None:
         """Stop the worker processes (idempotent)."""

@@ -1,0 +1,1 @@
+"""Stdlib-only python grader sources behind the presets (see curate.graders.presets)."""
