@@ -219,7 +219,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only (seconds)")
     args = parser.parse_args(argv)
-    sizes = (1_000, 5_000) if args.quick else (1_000, 5_000, 20_000, 50_000, 100_000)
+    sizes = (1_000, 3_000) if args.quick else (1_000, 5_000, 20_000, 50_000, 100_000)
     print("Validation = 1/3, seed 0, one worker process per call, only the split timed.")
     print("Cells: curate (order 1) / curate (order 2) / iterstrat MultilabelStratifiedShuffleSplit / "
           "skml IterativeStratification order 2 (= iterative_train_test_split).\n")
@@ -240,7 +240,7 @@ def main(argv=None) -> int:
     print("\n| scale (curate) | seconds | peak RSS MB (worker) | quality |")
     print("|---|---|---|---|")
     if args.quick:
-        print(scale_row(50_000, 100, 1))
+        print(scale_row(20_000, 100, 1))
     else:
         print(scale_row(1_000_000, 100, 1), flush=True)
         print(scale_row(1_000_000, 100, 2), flush=True)
