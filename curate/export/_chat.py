@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -128,3 +129,12 @@ def frame_schema(frames: Iterable[pl.DataFrame]) -> dict[str, Any]:
 def dumps(value: Any) -> str:
     """Deterministic pretty JSON with a trailing newline."""
     return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+RESPONSE_FORMAT_FILE = "response_format.json"
+
+
+def write_response_format(bundle: ExportBundle, folder: Path) -> str:
+    """Write the chat-style response format (for a job, or guided decoding in vLLM/TGI); its name."""
+    (folder / RESPONSE_FORMAT_FILE).write_text(dumps(bundle.response_format), encoding="utf-8")
+    return RESPONSE_FORMAT_FILE

@@ -13,7 +13,12 @@ from pathlib import Path
 
 import polars as pl
 
-from curate.export._chat import COMMON_PARAMS, bundle_with_roles, dataset_finding
+from curate.export._chat import (
+    COMMON_PARAMS,
+    bundle_with_roles,
+    dataset_finding,
+    write_response_format,
+)
 from curate.export._reward import reward_module
 from curate.export.base import SPLIT_FILES, ExportBundle
 from curate.export.openai_rft import OpenAIRFT, write_jsonl
@@ -47,7 +52,7 @@ class BedrockRFT(OpenAIRFT):
                 reward_module(bundle.grader, "bedrock", header=_HEADER), encoding="utf-8"
             )
             names.append(LAMBDA_FILE)
-        return names
+        return [*names, write_response_format(bundle, folder)]
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
         parse_options(f"export target {self.name}", bundle.options, COMMON_PARAMS)

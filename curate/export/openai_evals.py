@@ -23,6 +23,7 @@ from curate.export._chat import (
     frame_schema,
     reserved_findings,
     warn,
+    write_response_format,
 )
 from curate.export.base import ExportBundle
 from curate.export.openai_rft import OpenAIRFT, write_jsonl
@@ -107,7 +108,7 @@ class OpenAIEvals(OpenAIRFT):
             },
         }
         (folder / "eval.json").write_text(dumps(definition), encoding="utf-8")
-        return [*names, "eval.json"]
+        return [*names, "eval.json", write_response_format(bundle, folder)]
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
         opts = self._opts(bundle)

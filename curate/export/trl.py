@@ -23,7 +23,12 @@ from typing import Any
 import polars as pl
 
 from curate._deps import optional_import
-from curate.export._chat import COMMON_PARAMS, bundle_with_roles, reserved_findings
+from curate.export._chat import (
+    COMMON_PARAMS,
+    bundle_with_roles,
+    reserved_findings,
+    write_response_format,
+)
 from curate.export._reward import reward_module
 from curate.export.base import ExportBundle
 from curate.export.openai_rft import OpenAIRFT
@@ -108,7 +113,7 @@ class TRLGRPO(OpenAIRFT):
                 encoding="utf-8",
             )
             names.append("reward.py")
-        return names
+        return [*names, write_response_format(bundle, folder)]
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
         return concat_findings(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from curate.export._chat import COMMON_PARAMS, bundle_with_roles
+from curate.export._chat import COMMON_PARAMS, bundle_with_roles, write_response_format
 from curate.export._reward import reward_module
 from curate.export.base import ExportBundle
 from curate.export.openai_rft import OpenAIRFT
@@ -83,7 +83,7 @@ class Verl(OpenAIRFT):
                 reward_module(bundle.grader, "verl", header=_HEADER), encoding="utf-8"
             )
             names.append("reward.py")
-        return names
+        return [*names, write_response_format(bundle, folder)]
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
         opts = self._opts(bundle)
