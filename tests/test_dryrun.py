@@ -247,3 +247,13 @@ def test_missing_folder_or_grader_is_a_config_error(tmp_path: Path) -> None:
     shutil.copy(FIXTURE / "train.jsonl", tmp_path / "train.jsonl")
     with pytest.raises(ConfigError, match="grader.json: no grader"):
         run_dryrun(tmp_path, model="m")
+    with pytest.raises(ConfigError, match="mine.json: grader file not found"):
+        run_dryrun(tmp_path, model="m", grader="mine.json")
+    with pytest.raises(ConfigError, match="unknown grader preset 'f2'"):
+        run_dryrun(tmp_path, model="m", grader="f2")
+
+
+def test_a_preset_name_is_built_by_the_graders_package(out: Path) -> None:
+    with ChatServer(script_for(["2in5"] * 10), api_key=KEY) as server:
+        report = run_dryrun(out, grader="multilabel_f1", model="stub-model", base_url=server.url, workers=0)
+    assert report.selftest["passed"] and report.summary["mean"] == 0.4

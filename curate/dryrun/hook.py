@@ -6,7 +6,7 @@ True
 >>> dryrun_hook({"samples": 3}, Path("."))
 Traceback (most recent call last):
 ...
-curate.errors.ConfigError: dryrun needs the 'model' option (a str)
+curate.errors.ConfigError: dryrun needs the 'model' option (str)
 """
 
 from __future__ import annotations

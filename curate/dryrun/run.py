@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from curate.dryrun.cache import CACHE_DIR, ResponseCache, request_key
-from curate.dryrun.client import ClientSettings, EndpointError, SampleRequest, resolve_api_key, sample_missing
+from curate.dryrun.client import (
+    ClientSettings,
+    EndpointError,
+    SampleRequest,
+    resolve_api_key,
+    sample_missing,
+)
 from curate.dryrun.grading import open_grader, score_range
 from curate.dryrun.ledger_feedback import _atomic_write, mark_suspects
 from curate.dryrun.outdir import AnswerFormat, load_items, read_json
@@ -27,6 +33,7 @@ from curate.dryrun.selftest import self_test
 from curate.dryrun.stats import NO_GO, item_stats, summarize
 from curate.dryrun.usage import usage_summary
 from curate.errors import ConfigError
+from curate.graders import build_grader
 
 REPORT_JSON = "dryrun.json"
 REPORT_HTML = "dryrun.html"
@@ -64,7 +71,7 @@ class DryRunReport:
 
 
 def load_grader(grader: str | Path | Mapping[str, Any] | None, out_dir: Path, answer_key: str) -> dict[str, Any]:
-    """The grader JSON: a mapping, a file, a built-in name (via ``curate.graders``), or the export's."""
+    """The grader JSON: a mapping, a file, a preset name of :mod:`curate.graders`, or the export's."""
     if isinstance(grader, Mapping):
         return dict(grader)
     path = Path(out_dir) / "grader.json" if grader is None else Path(grader)
@@ -72,10 +79,8 @@ def load_grader(grader: str | Path | Mapping[str, Any] | None, out_dir: Path, an
         return read_json(path, "grader")
     if grader is None:
         raise ConfigError(f"{path}: no grader; pass --grader FILE or export with a grader")
-    try:
-        from curate.graders import build_grader
-    except ImportError:
-        raise ConfigError(f"{grader}: grader file not found") from None
+    if path.suffix == ".json" or len(path.parts) > 1:
+        raise ConfigError(f"{path}: grader file not found")
     return build_grader(str(grader), answer_key=answer_key)
 
 
@@ -87,7 +92,13 @@ def _progress(enabled: bool | None):
         enabled = sys.stderr.isatty()
     if not enabled:
         return nullcontext(), lambda total: None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     bar = Progress(TextColumn("sampling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                    transient=True)

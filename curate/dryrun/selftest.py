@@ -10,7 +10,7 @@
 
 >>> src = "def grade(sample, item):\\n    return 1.0 if sample['output_json'] == {'labels': item['reference_answer']} else 0.0"
 >>> from curate.dryrun.grading import open_grader
->>> with open_grader({"type": "python", "name": "exact", "source": src}) as g:
+>>> with open_grader({"type": "python", "name": "exact", "source": src}, workers=0) as g:
 ...     result = self_test(g, [{"id": "a", "reference_answer": ["x", "y"]}], AnswerFormat(labels=("x", "y", "z")))
 >>> result["passed"], [p["kind"] for p in result["perturbed"]["failures"]]
 (False, ['drop_label', 'add_label'])
