@@ -62,6 +62,14 @@ def grade(
     ),
     text: str = typer.Option(None, "--text", "-t", help="the model output text itself"),
     timeout: float = typer.Option(120.0, help="seconds per python grader call"),
+    model_base_url: str = typer.Option(
+        None,
+        envvar="CURATE_GRADER_BASE_URL",
+        help="OpenAI-compatible endpoint for score_model/label_model graders",
+    ),
+    model_api_key: str = typer.Option(
+        None, envvar="CURATE_GRADER_API_KEY", help="API key for --model-base-url"
+    ),
 ) -> None:
     """Grade one model output against one item, exactly as the local runner does; print JSON."""
     from curate.graders import LocalGrader
@@ -77,7 +85,13 @@ def grade(
             raise CurateError(f"{item}: an item must be a JSON object")
         if text is None:
             text = sys.stdin.read() if str(sample) == "-" else sample.read_text(encoding="utf-8")
-        with LocalGrader(spec, workers=1, timeout=timeout) as runner:
+        with LocalGrader(
+            spec,
+            workers=1,
+            timeout=timeout,
+            model_base_url=model_base_url,
+            model_api_key=model_api_key,
+        ) as runner:
             result = runner.grade(text, row)
     except CurateError as exc:
         raise _fail(f"error: {exc}") from None

@@ -27,8 +27,8 @@ from typing import Any
 from curate.errors import ConfigError
 
 FUNCTIONS: dict[str, tuple[Any, int | None]] = {  # name -> (callable, arity or None = 1+)
-    "min": (min, None),
-    "max": (max, None),
+    "min": (lambda *args: min(args), None),
+    "max": (lambda *args: max(args), None),
     "abs": (abs, 1),
     "floor": (math.floor, 1),
     "ceil": (math.ceil, 1),

@@ -68,15 +68,17 @@ def _leaves(grader: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     return [(grader["name"], grader)]
 
 
-def check_runnable(grader: Mapping[str, Any]) -> None:
-    """Raise ConfigError when a (sub-)grader cannot run offline (model graders, unsupported metrics)."""
+def check_runnable(grader: Mapping[str, Any], *, model_base_url: str | None = None) -> None:
+    """Raise ConfigError when a (sub-)grader cannot run locally: model graders without an endpoint,
+    text_similarity metrics other than fuzzy_match."""
     for key, leaf in _leaves(grader):
         kind = leaf["type"]
-        if kind in ("score_model", "label_model"):
+        if kind in ("score_model", "label_model") and not model_base_url:
             raise ConfigError(
                 f"grader {key!r} is a {kind} grader: it asks a model ({leaf.get('model')}) to grade and "
                 "cannot run offline; curate's local runner runs string_check, text_similarity "
-                "(fuzzy_match), python and multi graders"
+                "(fuzzy_match), python and multi graders, and model graders only with model_base_url= "
+                "(an OpenAI-compatible endpoint)"
             )
         if kind == "text_similarity" and leaf["evaluation_metric"] not in LOCAL_METRICS:
             raise ConfigError(
@@ -90,6 +92,8 @@ class LocalGrader:
 
     ``workers=0`` runs python graders in this process (no time or memory limit, no isolation): the
     fastest option when the source is trusted, e.g. inside a training loop's reward function.
+    ``model_base_url`` (optional) lets ``score_model``/``label_model`` graders call an
+    OpenAI-compatible endpoint; without it they are refused, as they cannot run offline.
     """
 
     def __init__(
@@ -99,12 +103,14 @@ class LocalGrader:
         workers: int = 2,
         timeout: float = 120.0,
         memory_mb: int = 2048,
+        model_base_url: str | None = None,
+        model_api_key: str | None = None,
     ) -> None:
         parse_options(
             "LocalGrader", {"workers": workers, "timeout": timeout, "memory_mb": memory_mb}, _PARAMS
         )
         validate_grader(grader)
-        check_runnable(grader)
+        check_runnable(grader, model_base_url=model_base_url)
         self.grader = json.loads(json.dumps(grader))
         self.workers = workers
         self._leaves = _leaves(self.grader)
@@ -120,6 +126,18 @@ class LocalGrader:
             else None
         )
         self._inprocess: dict[str, Any] = {}
+        self._models: dict[str, Any] = {}
+        for key, leaf in self._leaves:
+            if leaf["type"] in ("score_model", "label_model"):
+                from curate.graders.model import ModelGrader
+
+                self._models[key] = ModelGrader(
+                    leaf,
+                    base_url=str(model_base_url),
+                    api_key=model_api_key,
+                    timeout=timeout,
+                    threads=max(1, workers) * 4,
+                )
 
     def __enter__(self) -> LocalGrader:
         return self
@@ -148,7 +166,12 @@ class LocalGrader:
         """Grade ``(sample, item)`` pairs in batches on all workers; results keep the input order."""
         samples = [make_sample(text) for text, _ in pairs]
         items = [item if type(item) is dict else dict(item) for _, item in pairs]
-        scores = {key: self._run_leaf(leaf, samples, items) for key, leaf in self._leaves}
+        scores = {
+            key: self._models[key].run(samples, items)
+            if key in self._models
+            else self._run_leaf(leaf, samples, items)
+            for key, leaf in self._leaves
+        }
         out = []
         for i in range(len(pairs)):
             sub = {key: scores[key][i][0] for key in scores}
