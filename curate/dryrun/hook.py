@@ -56,7 +56,7 @@ def dryrun_hook(options: Mapping[str, Any] | None, base_dir: Path) -> Hook:
         grader = str(Path(base_dir) / grader) if (Path(base_dir) / grader).exists() else grader
 
     def hook(event: StageEvent) -> None:
-        report = run_dryrun(event.out_dir, grader=grader, progress=False, **opts)
+        report = run_dryrun(event.out_dir, grader=grader, progress=None, **opts)
         if gate and report.verdict == NO_GO:
             raise GateFailed(
                 f"dry run verdict no-go: {'; '.join(report.summary['reasons'])} "

@@ -175,6 +175,7 @@ def run_dryrun(
             rows = [_item_row(item, results[i * samples:(i + 1) * samples], multi) for i, item in enumerate(items)]
             off_schema, warning = _schema_warning(answer, requests, records)
             warnings += [warning] if warning else []
+            warnings += _finish_warnings(records)
     summary = summarize(rows, selftest_passed=selftest["passed"], score_range=low_high,
                         off_schema=off_schema, responses=len(records))
     if not selftest["passed"]:
@@ -231,6 +232,18 @@ def _item_row(item: Mapping[str, Any], results: list[Any], multi: bool) -> dict[
             del sub["id"]
             row["sub_scores"][name] = sub
     return row
+
+
+def _finish_warnings(records: list[dict[str, Any]]) -> list[str]:
+    """Warnings for answers cut short by the token limit and for refusals."""
+    out = []
+    cut = sum(1 for r in records if r.get("finish_reason") == "length")
+    if cut:
+        out.append(f"{cut} of {len(records)} responses were cut short by the token limit (finish_reason 'length')")
+    refused = sum(1 for r in records if r.get("refusal"))
+    if refused:
+        out.append(f"{refused} of {len(records)} responses are refusals")
+    return out
 
 
 def _schema_warning(answer: AnswerFormat, requests: list[SampleRequest],
