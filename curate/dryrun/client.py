@@ -120,7 +120,7 @@ class _Sampler:
         for attempt in range(self.settings.max_retries + 1):
             if self.fatal is not None:
                 return
-            wait = delay
+            wait, server_said = delay, False
             try:
                 self.sent += 1
                 completion = await self.client.chat.completions.create(
@@ -141,7 +141,8 @@ class _Sampler:
                     raise self._fail(f"out of quota at {self.where}: {_server_message(exc)}") from None
                 last = f"rate limited (429: {_server_message(exc)})"
                 retry_after = _retry_after(exc)
-                wait = retry_after if retry_after is not None else delay
+                if retry_after is not None:
+                    wait, server_said = retry_after, True
             except o.APIStatusError as exc:
                 if exc.status_code < 500 and exc.status_code not in RETRY_STATUSES:
                     raise self._fail(
@@ -166,7 +167,7 @@ class _Sampler:
                 return
             if attempt < self.settings.max_retries:
                 await asyncio.sleep(min(wait, MAX_BACKOFF) * (1 + 0.25 * random.random()))
-                if wait is delay:  # our own guess: back off further next time
+                if not server_said:  # our own guess: back off further next time
                     delay = min(delay * 2, MAX_BACKOFF)
         raise self._fail(
             f"gave up on item {request.item_id!r} after {self.settings.max_retries} retries at "
