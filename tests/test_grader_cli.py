@@ -113,3 +113,18 @@ def test_benchmark_quick_mode_measures_both_ways_and_meets_the_target():
     assert stats["mismatches"] == 0
     assert stats["in_process_per_s"] > 0
     assert stats["local_runner_per_s"] >= 2000
+
+
+def test_grader_prints_do_not_corrupt_the_json_on_stdout(tmp_path):
+    grader = tmp_path / "printing.json"
+    grader.write_text(json.dumps({"type": "python", "name": "p",
+                                  "source": "def grade(sample, item):\n    print('debug output')\n    return 1.0\n"}))  # fmt: skip
+    item = tmp_path / "item.json"
+    item.write_text("{}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "curate", "grade", "-g", str(grader), "-i", str(item), "-t", "x"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["score"] == 1.0
+    assert "debug output" in proc.stderr

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import reprlib
 import signal
+import sys
 import time
 import traceback
 from typing import Any
@@ -78,6 +80,11 @@ def _limit_memory(memory_mb: int) -> None:
 def main(conn: Any, status: Any, memory_mb: int) -> None:
     """Worker loop: ``("grade", key, source | None, pairs)`` -> list of ``(score, error)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+    try:  # grader print()s go to stderr, never into the caller's stdout (e.g. `curate grade` JSON)
+        sys.stdout.flush()
+        os.dup2(2, 1)
+    except (OSError, ValueError, AttributeError):
+        pass
     _limit_memory(memory_mb)
     cache: dict[str, Any] = {}
     while True:
