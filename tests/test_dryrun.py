@@ -18,6 +18,7 @@ from chat_server import ChatServer
 from curate.dryrun import NO_GO, dryrun_hook, run_dryrun
 from curate.errors import ConfigError, GateFailed
 from curate.hooks import StageEvent
+from curate.io.atomic import TEMP_PREFIX
 
 FIXTURE = Path(__file__).parent / "data" / "dryrun_out"
 KEY = "sk-test-0123456789"
@@ -141,7 +142,7 @@ def test_suspects_are_marked_in_the_ledger_and_manifest(out: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["rules"] == {"empty_text": 1, "suspect_label": 3}
     assert manifest["files"]["ledger.parquet"] == hashlib.sha256((out / "ledger.parquet").read_bytes()).hexdigest()
-    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in out.iterdir() if p.name.startswith(TEMP_PREFIX)]
     # once a model gets them right, its dry run clears the warning again
     with ChatServer(script_for(["right"] * 10), api_key=KEY, models=["better-model"]) as server:
         run_dryrun(out, model="better-model", base_url=server.url, samples=1)

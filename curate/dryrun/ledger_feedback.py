@@ -2,9 +2,9 @@
 
 Rows of the studied split whose item always scored the minimum get the reason ``suspect_label`` in
 ``ledger.parquet``; rows of that split no longer suspected lose it, so a rerun gives the same
-ledger. The ledger is rewritten atomically (temporary file in the same folder, then
-``os.replace``), then ``manifest.json``: its ``rules`` count for ``suspect_label`` and the ledger's
-sha256 in ``files``.
+ledger. The ledger is rewritten atomically (:mod:`curate.io.atomic`: a temporary file in the same
+folder, fsync, ``os.replace``), then ``manifest.json``: its ``rules`` count for ``suspect_label``
+and the ledger's sha256 in ``files``.
 
 >>> import tempfile, polars as pl
 >>> out = Path(tempfile.mkdtemp())
@@ -18,40 +18,20 @@ sha256 in ``files``.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
 
 from curate.errors import LedgerError
+from curate.io.atomic import atomic_path, write_text_atomic
+from curate.manifest import dumps, sha256_of
 
 SUSPECT_LABEL = "suspect_label"
 LEDGER = "ledger.parquet"
 MANIFEST = "manifest.json"
 LEDGER_SCHEMA = {"line": pl.Int64, "id": pl.String, "disposition": pl.String, "reasons": pl.List(pl.String)}
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def mark_suspects(out_dir: Path, *, studied: Iterable[str], suspects: Iterable[str]) -> int:
@@ -79,7 +59,8 @@ def mark_suspects(out_dir: Path, *, studied: Iterable[str], suspects: Iterable[s
         .alias("reasons")
     )
     if not updated.equals(ledger):
-        _atomic_write(path, updated.write_parquet)
+        with atomic_path(path) as tmp:
+            updated.write_parquet(tmp, statistics=False)
     total = int(updated["reasons"].list.contains(SUSPECT_LABEL).sum())
     _update_manifest(out_dir, total, path)
     return total
@@ -95,10 +76,10 @@ def _update_manifest(out_dir: Path, suspect_rows: int, ledger_path: Path) -> Non
         rules[SUSPECT_LABEL] = suspect_rows
     else:
         rules.pop(SUSPECT_LABEL, None)
-    manifest["rules"] = dict(sorted(rules.items()))
+    manifest["rules"] = rules
     files = manifest.get("files")
     if isinstance(files, dict) and LEDGER in files:
-        files[LEDGER] = _sha256(ledger_path)
-    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+        files[LEDGER] = sha256_of(ledger_path)
+    text = dumps(manifest)
     if text != path.read_text(encoding="utf-8"):
-        _atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        write_text_atomic(path, text)

@@ -26,7 +26,7 @@ from curate.dryrun.client import (
     sample_missing,
 )
 from curate.dryrun.grading import open_grader, score_range
-from curate.dryrun.ledger_feedback import _atomic_write, mark_suspects
+from curate.dryrun.ledger_feedback import mark_suspects
 from curate.dryrun.outdir import AnswerFormat, load_items, read_json
 from curate.dryrun.page import render_html
 from curate.dryrun.selftest import self_test
@@ -34,6 +34,7 @@ from curate.dryrun.stats import NO_GO, item_stats, summarize
 from curate.dryrun.usage import usage_summary
 from curate.errors import ConfigError
 from curate.graders import build_grader
+from curate.io.atomic import write_text_atomic
 
 REPORT_JSON = "dryrun.json"
 REPORT_HTML = "dryrun.html"
@@ -265,10 +266,8 @@ def _schema_warning(answer: AnswerFormat, requests: list[SampleRequest],
 def write_reports(report: DryRunReport) -> None:
     """Write ``dryrun.json`` and ``dryrun.html`` into the report's folder, each atomically."""
     data = report.to_dict()
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    _atomic_write(report.out_dir / REPORT_JSON, lambda p: p.write_text(text, encoding="utf-8"))
-    page = render_html(data)
-    _atomic_write(report.out_dir / REPORT_HTML, lambda p: p.write_text(page, encoding="utf-8"))
+    write_text_atomic(report.out_dir / REPORT_JSON, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(report.out_dir / REPORT_HTML, render_html(data))
 
 
 __all__ = ["DryRunReport", "run_dryrun", "load_grader", "write_reports", "NO_GO"]
