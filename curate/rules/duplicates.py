@@ -108,7 +108,10 @@ class LabelConflict(DatasetRule):
     params = (
         Param("match", str, "near", choices=("exact", "normalized", "near")),
         Param("resolve", str, "reject_all", choices=("reject_all", "majority")),
-        *NEAR_PARAMS,
+        # stricter than near_duplicate: templated acts that differ only in dates and amounts
+        # (Jaccard 0.8-0.9) can legitimately carry different labels
+        Param("threshold", float, 0.9, low=0.05, high=1.0),
+        *NEAR_PARAMS[1:],
     )
     message = "the same or near-same input appears with different label sets"
 
