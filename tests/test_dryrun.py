@@ -103,6 +103,9 @@ def test_summary_item_statistics_and_suspects_match_the_script(out: Path) -> Non
     assert data["selftest"]["passed"] is True
     assert any("5 of 50 responses do not match the response format" in w and ids[8] in w for w in data["warnings"])
     assert data["usage"]["responses"] == 50 and data["usage"]["prompt_tokens"] > 0
+    page = (out / "dryrun.html").read_text()
+    assert "Verdict: caution" in page and "5 of 50 responses do not match the response format" in page
+    assert all(f"<li>{i}</li>" in page for i in s["suspect_labels"])
 
 
 def test_requests_carry_the_exported_messages_and_response_format(out: Path) -> None:
@@ -258,3 +261,14 @@ def test_a_preset_name_is_built_by_the_graders_package(out: Path) -> None:
     with ChatServer(script_for(["2in5"] * 10), api_key=KEY) as server:
         report = run_dryrun(out, grader="multilabel_f1", model="stub-model", base_url=server.url, workers=0)
     assert report.selftest["passed"] and report.summary["mean"] == 0.4
+
+
+def test_public_surface() -> None:
+    import curate.dryrun
+
+    assert sorted(curate.dryrun.__all__) == [
+        "CAUTION", "CAUTION_ALL_MIN", "CAUTION_MEAN", "CAUTION_OFF_SCHEMA", "CAUTION_ZERO_VARIANCE",
+        "DRYRUN_PARAMS", "DryRunReport", "EndpointError", "GO", "NO_GO", "NO_GO_ALL_MIN", "NO_GO_MEAN",
+        "dryrun_hook", "run_dryrun",
+    ]
+    assert all(hasattr(curate.dryrun, name) for name in curate.dryrun.__all__)

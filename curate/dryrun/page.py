@@ -81,6 +81,8 @@ def render_html(report: Mapping[str, Any]) -> str:
            f'<p class="verdict {escape(verdict)}">Verdict: {escape(verdict)}</p>']
     if summary.get("reasons"):
         out.append("<ul>" + "".join(f"<li>{escape(r)}</li>" for r in summary["reasons"]) + "</ul>")
+    if report.get("warnings"):
+        out.append("<p>Warnings:</p><ul>" + "".join(f"<li>{escape(w)}</li>" for w in report["warnings"]) + "</ul>")
     keys = [k for k in ("items", "samples", "mean", "mean_of_max", "frac_zero_variance", "frac_all_min",
                         "frac_all_max", "frac_off_schema") if k in summary]
     out.append(_table(["measure", "value"], [(k, summary[k]) for k in keys]))
@@ -96,6 +98,10 @@ def render_html(report: Mapping[str, Any]) -> str:
     if failures:
         out.append(_table(["item (reference not at max)", "score", "errors"],
                           [(f["id"], f["score"], "; ".join(f["errors"])) for f in failures]))
+    perturbed = (selftest.get("perturbed") or {}).get("failures") or []
+    if perturbed:
+        out.append(_table(["item (perturbed reference not strictly inside the range)", "perturbation", "score"],
+                          [(f["id"], f["kind"], f["score"]) for f in perturbed]))
     if selftest.get("malformed"):
         out.append(_table(["malformed output", "score", "valid"],
                           [(m["case"], m["score"], "yes" if m["valid"] else "NO") for m in selftest["malformed"]]))
