@@ -123,6 +123,38 @@ class _Run:
         target = get_target(cfg.export.target)
         self._check_templates()
         grader = self._grader()
+
+        frame, findings, input_rows, class_names = self._load()
+        pool, findings, groups = self._check(frame, findings, class_names)
+        ids = frame.select(LINE, "id")
+        del frame  # large frames are dropped as soon as a stage is done with them
+        if class_names is None:
+            class_names = tuple(sorted(set(pool[LABEL_NAMES].explode().drop_nulls().to_list())))
+        labels = {"pool": pool.select(LABEL_NAMES)}
+
+        splits, extra = self._place(pool, balance_opts, split_opts, groups, labels)
+        del pool
+        self.event("after_split", splits=splits, findings=findings)
+
+        self.say(f"exporting with target {target.name}")
+        bundle = build_bundle(
+            splits, label_names=class_names, developer=cfg.export.developer, user=cfg.export.user,
+            answer_key=cfg.export.answer_key, passthrough=cfg.export.passthrough, grader=grader,
+            options=cfg.export.options,
+        )
+        placed = {name: f[LINE] for name, f in splits.items()}
+        labels.update({name: f.select(LABEL_NAMES) for name, f in splits.items()})
+        del splits
+        self._lint(target, bundle)
+        ledger = build_ledger(ids, findings, placed, input_rows)
+        manifest = self._write(target, bundle, ledger, findings, label_counts(labels), extra)
+        self.say(f"wrote {self.out}")
+        result = RunResult(self.out, manifest, ledger, findings, bundle)
+        self.event("after_export", manifest=manifest, ledger=ledger, findings=findings, bundle=bundle)
+        return result
+
+    def _load(self) -> tuple[pl.DataFrame, pl.DataFrame, int, tuple[str, ...] | None]:
+        cfg = self.cfg
         self.say(f"loading {cfg.source.path}")
         loaded = load_records(cfg.source)
         if cfg.labels is not None:
@@ -132,22 +164,29 @@ class _Run:
         else:
             frame, label_findings = identity_labels(loaded.frame)
             class_names = None
-        self.event("after_load", frame=frame, findings=loaded.findings)
+        findings = concat_findings([loaded.findings, label_findings])
+        self.event("after_load", frame=frame, findings=findings)
+        return frame, findings, loaded.input_rows, class_names
 
+    def _check(self, frame: pl.DataFrame, findings: pl.DataFrame,
+               class_names: tuple[str, ...] | None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        cfg = self.cfg
         self.say(f"checking {frame.height} rows against rule packs {', '.join(map(str, cfg.rules)) or '(none)'}")
-        rules = evaluate_rules(frame, cfg.rules, base_dir=cfg.base_dir,
-                               context=RuleContext(label_names=class_names))
-        findings = concat_findings([loaded.findings, label_findings, rules.findings])
+        rules = evaluate_rules(frame, cfg.rules, base_dir=cfg.base_dir, context=RuleContext(label_names=class_names))
+        findings = concat_findings([findings, rules.findings])
         rejected = findings.filter(pl.col("severity") == ERROR)[LINE].unique()
-        pool = frame.filter(~pl.col(LINE).is_in(rejected.implode())).sort(LINE)
+        pool = frame.filter(~pl.col(LINE).is_in(rejected.implode())) if rejected.len() else frame
         self.event("after_rules", frame=pool, findings=findings)
-        if class_names is None:
-            class_names = tuple(sorted(set(pool[LABEL_NAMES].explode().drop_nulls().to_list())))
+        return pool, findings, rules.groups
 
+    def _place(self, pool: pl.DataFrame, balance_opts: dict[str, Any] | None, split_opts: dict[str, Any],
+               groups: pl.DataFrame, labels: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], dict]:
+        """Balance (optional), split train/validation, and draw the production validation set."""
         self.say(f"selecting and splitting {pool.height} clean rows")
         chosen, unused, extra = self._select(pool, balance_opts)
-        groups = self._groups(chosen, rules.groups)
-        split = split_stage.split_train_valid(chosen[LABEL_NAMES], split_opts, groups)
+        if balance_opts:
+            labels["balanced"] = chosen.select(LABEL_NAMES)
+        split = split_stage.split_train_valid(chosen[LABEL_NAMES], split_opts, self._groups(chosen, groups))
         splits = {
             "train": chosen.filter(pl.Series(split.assignment == split_stage.TRAIN)),
             "valid": chosen.filter(pl.Series(split.assignment == split_stage.VALID)),
@@ -157,23 +196,7 @@ class _Run:
             picked = balance_stage.select_natural(unused[LABEL_NAMES], min(production, unused.height), split_opts["seed"])
             splits["valid_production"] = unused[np.sort(picked)]
         extra["split"] = split.quality
-        self.event("after_split", splits=splits, findings=findings)
-
-        self.say(f"exporting with target {target.name}")
-        bundle = build_bundle(
-            splits, label_names=class_names, developer=cfg.export.developer, user=cfg.export.user,
-            answer_key=cfg.export.answer_key, passthrough=cfg.export.passthrough, grader=grader,
-            options=cfg.export.options,
-        )
-        self._lint(target, bundle)
-        placed = {name: f[LINE] for name, f in splits.items()}
-        ledger = build_ledger(frame.select(LINE, "id"), findings, placed, loaded.input_rows)
-        labels = label_counts({"pool": pool, **({"balanced": chosen} if balance_opts else {}), **splits})
-        manifest = self._write(target, bundle, ledger, findings, labels, extra)
-        self.say(f"wrote {self.out}")
-        result = RunResult(self.out, manifest, ledger, findings, bundle)
-        self.event("after_export", manifest=manifest, ledger=ledger, findings=findings, bundle=bundle)
-        return result
+        return splits, extra
 
     def _check_templates(self) -> None:
         """Fail before any work if a prompt template names a field the records will not have."""

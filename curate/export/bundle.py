@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from curate.errors import ConfigError
@@ -15,6 +16,30 @@ from curate.frame import ID, LABEL_NAMES, LABELS, LINE
 
 MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
 RESERVED_KEYS = ("messages", "tools", "reference_answer", "id")
+
+
+def message_lists(turns: Sequence[tuple[str, str | pl.Series]], rows: int) -> pl.Series:
+    """A List(Struct{role, content}) column: row ``i`` holds one message per turn, in order.
+
+    A turn's content is one string for every row (e.g. the developer prompt) or a column.
+    Built by interleaving the turns and reshaping: far faster and leaner than ``concat_list``
+    over structs.
+
+    >>> message_lists([("developer", "Be brief."), ("user", pl.Series(["a", "b"]))], 2).to_list()[1]
+    [{'role': 'developer', 'content': 'Be brief.'}, {'role': 'user', 'content': 'b'}]
+    """
+    k = len(turns)
+    roles = pl.concat([pl.repeat(role, rows, eager=True, dtype=pl.String) for role, _ in turns])
+    contents = pl.concat([
+        pl.repeat(c, rows, eager=True, dtype=pl.String) if isinstance(c, str) else c.cast(pl.String).rename("literal")
+        for _, c in turns
+    ])
+    flat = pl.DataFrame({"role": roles, "content": contents})
+    if k > 1:
+        flat = flat[np.arange(k * rows).reshape(k, rows).T.ravel()]
+    if rows == 0:
+        return pl.Series("messages", [], dtype=pl.List(MESSAGE))
+    return flat.to_struct("messages").reshape((rows, k)).cast(pl.List(MESSAGE))
 
 
 def build_bundle(
@@ -43,11 +68,9 @@ def build_bundle(
             )
         context = frame.drop(LINE, LABELS, LABEL_NAMES, strict=False)
         content = render_column(user, context, {"label_names": names})
-        messages = [pl.struct(role=pl.lit("user"), content=pl.lit(content))]
-        if dev_text:
-            messages.insert(0, pl.struct(role=pl.lit("developer"), content=pl.lit(dev_text)))
+        turns = ([("developer", dev_text)] if dev_text else []) + [("user", content)]
         out[split] = frame.select(
-            pl.concat_list(messages).cast(pl.List(MESSAGE)).alias("messages"),
+            pl.lit(message_lists(turns, frame.height)).alias("messages"),
             pl.col(LABEL_NAMES).list.sort().alias("reference_answer"),
             pl.col(ID),
             *[pl.col(p) for p in passthrough],
