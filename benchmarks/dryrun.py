@@ -61,11 +61,11 @@ def make_export(folder: Path, n_items: int) -> list[dict]:
     return items
 
 
-async def bare_loop(url: str, items: list[dict], samples: int, concurrency: int, fmt: dict) -> float:
-    """Requests per second of the plain SDK loop."""
+async def bare_loop(url: str, items: list[dict], samples: int, concurrency: int, fmt: dict) -> tuple[float, float]:
+    """Requests per second of the plain SDK loop, and this process's CPU seconds per request."""
     import openai
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     client = openai.AsyncOpenAI(api_key=KEY, base_url=url, max_retries=0, timeout=300.0)
     sem = asyncio.Semaphore(concurrency)
 
@@ -76,9 +76,10 @@ async def bare_loop(url: str, items: list[dict], samples: int, concurrency: int,
             return completion.choices[0].message.content
 
     await asyncio.gather(*(one(item) for item in items for _ in range(samples)))
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     await client.close()
-    return len(items) * samples / elapsed
+    n = len(items) * samples
+    return n / elapsed, cpu / n
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     n = args.items * args.samples
     os.environ["BENCH_DRYRUN_KEY"] = KEY
     server, url = start_server(max_requests=2 * args.rounds * (n + 10))
-    bare, dry, total = [], [], []
+    bare, dry, total, bare_cpu, dry_cpu = [], [], [], [], []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             fmt = json.loads((FIXTURE / "response_format.json").read_text())
@@ -110,13 +111,16 @@ def main(argv: list[str] | None = None) -> int:
                 items = make_export(folder, args.items)
                 for turn in (("bare", "dry") if r % 2 == 0 else ("dry", "bare")):  # alternate who goes first
                     if turn == "bare":
-                        bare.append(asyncio.run(bare_loop(url, items, args.samples, args.concurrency, fmt)))
+                        rps, cpu = asyncio.run(bare_loop(url, items, args.samples, args.concurrency, fmt))
+                        bare.append(rps)
+                        bare_cpu.append(cpu)
                         continue
-                    start = time.perf_counter()
+                    start, cpu = time.perf_counter(), time.process_time()
                     report = run_dryrun(folder, model=MODEL, base_url=url, samples=args.samples,
                                         concurrency=args.concurrency, api_key_env="BENCH_DRYRUN_KEY",
                                         progress=False, mark_ledger=False)
                     total.append(time.perf_counter() - start)
+                    dry_cpu.append((time.process_time() - cpu) / n)
                     if report.requests_sent != n:
                         raise SystemExit(f"the dry run sent {report.requests_sent} requests, expected {n}")
                     dry.append(n / report.timings["sampling"])
@@ -131,7 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"curate dry run, sampling: {d:.0f} req/s")
     print(f"ratio: {ratio:.3f} (target >= {args.min_ratio:.2f})")
     print(f"dry run end to end (self-test, sampling, grading, reports): {statistics.median(total):.2f} s for {n} samples")
+    print(f"client CPU per request: bare {statistics.median(bare_cpu) * 1e3:.2f} ms, "
+          f"dry run end to end {statistics.median(dry_cpu) * 1e3:.2f} ms (less sensitive to other load)")
     print(json.dumps({"bare_rps": round(b, 1), "dryrun_rps": round(d, 1), "ratio": round(ratio, 4),
+                      "bare_cpu_ms": round(statistics.median(bare_cpu) * 1e3, 3),
+                      "dryrun_cpu_ms": round(statistics.median(dry_cpu) * 1e3, 3),
                       "requests": n, "rounds": args.rounds, "concurrency": args.concurrency}))
     return 1 if args.check and ratio < args.min_ratio else 0
 

@@ -14,8 +14,8 @@ def test_benchmark_quick_mode_reports_both_throughputs() -> None:
     proc = subprocess.run([sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
-    assert lines[-5].startswith("bare asyncio openai loop: ")
-    assert lines[-4].startswith("curate dry run, sampling: ")
+    assert lines[-6].startswith("bare asyncio openai loop: ")
+    assert lines[-5].startswith("curate dry run, sampling: ")
     result = json.loads(lines[-1])
     assert result["requests"] == 200 and result["concurrency"] == 16
     assert result["bare_rps"] > 0 and result["dryrun_rps"] > 0
