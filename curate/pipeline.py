@@ -26,7 +26,7 @@ import polars as pl
 
 from curate.config import PipelineConfig, load_config
 from curate.errors import ExportError
-from curate.export.base import ExportBundle, get_target
+from curate.export.base import SPLIT_FILES, ExportBundle, get_target
 from curate.export.bundle import build_bundle
 from curate.export.templates import check_template
 from curate.frame import ERROR, LABEL_NAMES, LINE, TEXT, concat_findings
@@ -241,8 +241,10 @@ class _Run:
         if bundle.grader is not None:
             from curate.graders import lint_templates
 
-            for frame in bundle.splits.values():
-                problems.append(lint_templates(bundle.grader, frame, has_response_format=True))
+            for split, frame in bundle.splits.items():
+                found = lint_templates(bundle.grader, frame, has_response_format=True)
+                problems.append(found.with_columns(pl.format("{}: {}", pl.lit(SPLIT_FILES[split]), "message")
+                                                   .alias("message")))
         found = concat_findings(problems).filter(pl.col("severity") == ERROR)
         if found.height:
             lines = [f"  row {r['line']}: {r['rule']}: {r['message']}" for r in found.head(10).iter_rows(named=True)]
