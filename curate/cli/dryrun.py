@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
     def dryrun(
         out_dir: Annotated[Path, typer.Argument(help="Export folder (train.jsonl, grader.json, ...).")],
         model: Annotated[str, typer.Option(help="Model to sample, e.g. o4-mini.")],
-        grader: Annotated[str | None, typer.Option(help="Grader JSON file or built-in name [default: OUT_DIR/grader.json].")] = None,
+        grader: Annotated[str | None, typer.Option(help="Grader JSON file or preset name (default: OUT_DIR/grader.json).")] = None,
         base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1.")] = None,
         samples: Annotated[int, typer.Option(min=1, help="Samples per item.")] = 5,
         split: Annotated[str, typer.Option(help="train or valid.")] = "train",
@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         max_retries: Annotated[int, typer.Option(min=0, help="Retries on 429, 5xx and timeouts.")] = 8,
         grader_workers: Annotated[int, typer.Option(min=0, help="Grader worker processes (0: grade in this process).")] = 2,
         mark_ledger: Annotated[bool, typer.Option(help="Mark suspected label errors in ledger.parquet.")] = True,
-        progress: Annotated[bool | None, typer.Option(help="Progress bar [default: when a terminal].")] = None,
+        progress: Annotated[bool | None, typer.Option(help="Progress bar (default: when stderr is a terminal).")] = None,
     ) -> None:
         """Grader self-test and baseline variance study; exit 1 on a no-go verdict."""
         from curate.dryrun import NO_GO, run_dryrun
