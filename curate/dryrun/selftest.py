@@ -55,7 +55,8 @@ def _reference(item: Mapping[str, Any]) -> list[str]:
 
 def _valid(result: Any, low: float, high: float) -> bool:
     s = result.score
-    return not result.errors and isinstance(s, float) and math.isfinite(s) and low - TOLERANCE <= s <= high + TOLERANCE
+    number = isinstance(s, int | float) and not isinstance(s, bool) and math.isfinite(s)
+    return not result.errors and number and low - TOLERANCE <= s <= high + TOLERANCE
 
 
 def self_test(
