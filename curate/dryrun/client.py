@@ -3,9 +3,9 @@
 Uses the official ``openai`` SDK (``AsyncOpenAI``, its own retries off in favour of the policy
 here). ``concurrency`` workers pull requests from a queue; each response is written to the
 :class:`~curate.dryrun.cache.ResponseCache` the moment it arrives. 429, 5xx, 408/409 and timeouts
-are retried after the server's ``Retry-After`` or else with exponential backoff; a wrong key, an unknown model or a
-refused request stop the run with an :class:`EndpointError` whose message is one line and never
-contains the key. The first request is sent alone, so an unreachable endpoint or a bad key fails
+are retried after the server's ``Retry-After``, or else with exponential backoff; a wrong key, an
+unknown model or a refused request stops the run with an :class:`EndpointError` whose message is
+one line and never contains the key. The first request is sent alone, so an unreachable endpoint or a bad key fails
 fast instead of once per worker.
 
 >>> settings = ClientSettings(model="gpt-4.1-mini", base_url="http://127.0.0.1:9/v1")
