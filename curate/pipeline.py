@@ -121,6 +121,7 @@ class _Run:
         balance_opts = balance_stage.balance_options(cfg.balance, f"{cfg.where}balance: ") if cfg.balance else None
         split_opts = split_stage.split_options(self._split_mapping(), f"{cfg.where}split: ")
         target = get_target(cfg.export.target)
+        target.check_options(cfg.export.options)
         self._check_templates()
         grader = self._grader()
 

@@ -148,4 +148,6 @@ def test_config_errors_are_clear_and_come_before_any_output(tmp_path):
         curate.load_config({**base, "balanse": {}}, base_dir=tmp_path)
     with pytest.raises(ConfigError, match="unknown export target 'nope'"):
         curate.run(curate.load_config({**base, "export": {"out": "out", "target": "nope"}}, base_dir=tmp_path))
+    with pytest.raises(ConfigError, match="unknown option 'bogus' for export target openai-rft"):
+        curate.run(curate.load_config({**base, "export": {"out": "out", "options": {"bogus": 1}}}, base_dir=tmp_path))
     assert not (tmp_path / "out").exists()

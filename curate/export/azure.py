@@ -29,6 +29,7 @@ class AzureRFT(OpenAIRFT):
     """Train/validation JSONL plus a job request for Azure AI Foundry RFT."""
 
     name = "azure-rft"
+    option_params = PARAMS
     allowed_roles = ("developer", "user", "assistant", "tool")
 
     def write(self, bundle: ExportBundle, folder: Path) -> list[str]:

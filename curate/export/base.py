@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from curate.errors import ConfigError
+from curate.options import Param, parse_options
 
 SPLIT_FILES = {"train": "train.jsonl", "valid": "valid.jsonl", "valid_production": "valid_production.jsonl"}
 
@@ -46,6 +47,11 @@ class ExportTarget:
 
     name: ClassVar[str] = ""
     registry: ClassVar[dict[str, type[ExportTarget]]] = {}
+    option_params: ClassVar[tuple[Param, ...]] = ()  # what ``export.options`` may hold
+
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The target's ``export.options`` checked against :attr:`option_params` (ConfigError if bad)."""
+        return parse_options(f"export target {self.name}", options, self.option_params)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -37,6 +37,7 @@ class BedrockRFT(OpenAIRFT):
     """Train/validation JSONL for Bedrock Nova RFT plus a reward Lambda handler."""
 
     name = "bedrock-rft"
+    option_params = COMMON_PARAMS
     allowed_roles = ("system", "user", "assistant")
     limits: dict[str, int] = {}
 

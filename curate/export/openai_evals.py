@@ -63,6 +63,7 @@ class OpenAIEvals(OpenAIRFT):
     """Eval items and an eval definition for baselines with the training grader."""
 
     name = "openai-evals"
+    option_params = PARAMS
     allowed_roles = ("system", "developer", "user", "assistant")
     limits: dict[str, int] = {}
 

@@ -16,7 +16,7 @@ import polars as pl
 
 from curate.export.base import SPLIT_FILES, ExportBundle, ExportTarget
 from curate.frame import ERROR, WARN, concat_findings, findings_for
-from curate.options import Param, parse_options
+from curate.options import Param
 
 OPTIONS = (Param("enforce_row_limits", bool, True),)
 ALLOWED_ROLES = ("developer", "user", "assistant", "tool")
@@ -34,7 +34,7 @@ class OpenAIRFT(ExportTarget):
     name = "openai-rft"
     allowed_roles: tuple[str, ...] = ALLOWED_ROLES
     limits: dict[str, int] = LIMITS
-    option_params: tuple[Param, ...] = OPTIONS  # subclasses with options of their own extend this
+    option_params = OPTIONS
 
     def write(self, bundle: ExportBundle, folder: Path) -> list[str]:
         written = []
@@ -47,7 +47,6 @@ class OpenAIRFT(ExportTarget):
         return [*written, "response_format.json"]
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
-        parse_options(f"export target {self.name}", bundle.options, self.option_params)
         parts = []
         for split, frame in bundle.splits.items():
             rows = frame.with_row_index("line", offset=1).with_columns(pl.col("line").cast(pl.Int64))

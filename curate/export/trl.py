@@ -64,6 +64,7 @@ class TRLGRPO(OpenAIRFT):
     """Hugging Face dataset + Parquet + reward module for TRL GRPO."""
 
     name = "trl-grpo"
+    option_params = PARAMS
     allowed_roles = ("system", "user", "assistant")
     limits: dict[str, int] = {}
 

@@ -42,6 +42,7 @@ class Verl(OpenAIRFT):
     """verl Parquet (``data_source``, ``prompt``, ``ability``, ``reward_model``, ``extra_info``)."""
 
     name = "verl"
+    option_params = PARAMS
     allowed_roles = ("system", "user", "assistant")
     limits: dict[str, int] = {}
 
