@@ -7,7 +7,14 @@ import pytest
 import yaml
 
 from curate.frame import FINDINGS_SCHEMA, GROUPS_SCHEMA, SEVERITIES
-from curate.rules import Rule, RuleContext, RuleResult, evaluate_rules, registered_rules, resolve_rules
+from curate.rules import (
+    Rule,
+    RuleContext,
+    RuleResult,
+    evaluate_rules,
+    registered_rules,
+    resolve_rules,
+)
 from curate.rules.base import NAME_RE, DatasetRule, RowRule, StageRule
 
 RULES = registered_rules()

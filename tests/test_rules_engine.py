@@ -9,9 +9,9 @@ from curate.errors import ConfigError
 from curate.frame import FINDINGS_SCHEMA
 from curate.options import Param
 from curate.rules import (
+    RowRule,
     Rule,
     RuleContext,
-    RowRule,
     evaluate_rules,
     registered_rules,
     resolve_rules,

@@ -26,7 +26,7 @@ from typing import Any
 import polars as pl
 
 from curate.frame import GROUPS_SCHEMA, concat_findings
-from curate.rules.base import DatasetRule, Rule, RowRule, StageRule
+from curate.rules.base import DatasetRule, RowRule, Rule, StageRule
 from curate.rules.packs import dump_pack, resolve_rules, shipped_packs
 
 __all__ = [

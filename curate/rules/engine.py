@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from curate.frame import GROUPS_SCHEMA, ID, LINE, as_findings, concat_findings, empty_findings
-from curate.rules.base import DatasetRule, Rule, RowRule
+from curate.rules.base import DatasetRule, RowRule, Rule
 from curate.rules.workspace import Workspace
 
 if TYPE_CHECKING:

@@ -8,9 +8,7 @@ rows register their grouping here; :meth:`Workspace.groups` merges them into the
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
