@@ -64,13 +64,24 @@ def write_export(folder: Path, n: int, short: bool) -> list[Path]:
     return [train, valid]
 
 
-def time_command(cmd: list[str], repeats: int) -> tuple[float, int]:
-    times, code = [], 0
+CPU: dict[str, float] = {}  # command label -> median CPU seconds (user + sys) of the child
+
+
+def time_command(cmd: list[str], repeats: int, label: str | None = None) -> tuple[float, int]:
+    """Median wall time (and, under ``label`` in CPU, median child CPU time) of ``cmd``."""
+    import resource
+
+    times, cpus, code = [], [], 0
     for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         out = subprocess.run(cmd, capture_output=True, text=True)
         times.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         code = out.returncode
+    if label:
+        CPU[label] = round(statistics.median(cpus), 2)
     return statistics.median(times), code
 
 
@@ -86,8 +97,10 @@ def bench_check(n: int, repeats: int, quick: bool = False) -> dict:
             size = sum(Path(f).stat().st_size for f in files)
             res = {"lines": n, "megabytes": round(size / 1e6, 1)}
             if Path(curate_exe).exists():
-                res["curate_check_s"], res["exit"] = time_command([curate_exe, "check", *files], repeats)
-            res["python_m_s"], res["exit_m"] = time_command([sys.executable, "-m", "curate.check", *files], repeats)
+                res["curate_check_s"], res["exit"] = time_command([curate_exe, "check", *files], repeats, f"{label}_cli")
+                res["curate_check_cpu_s"] = CPU[f"{label}_cli"]
+            res["python_m_s"], res["exit_m"] = time_command([sys.executable, "-m", "curate.check", *files], repeats, f"{label}_m")
+            res["python_m_cpu_s"] = CPU[f"{label}_m"]
             results[label] = res
         results["python_startup_s"], _ = time_command([sys.executable, "-c", "pass"], repeats)
         results["import_polars_s"], _ = time_command([sys.executable, "-c", "import polars"], repeats)
@@ -225,13 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     report["check"] = bench_check(check_lines, repeats, args.quick)
     report["near_duplicates"] = bench_near(docs, sample)
     c, nd = report["check"], report["near_duplicates"]
-    print(f"curate check, {c['eurlex']['lines']:,} lines ({c['eurlex']['megabytes']} MB, EUR-Lex acts): "
-          f"`curate check` {c['eurlex'].get('curate_check_s', float('nan')):.2f} s, "
-          f"`python -m curate.check` {c['eurlex']['python_m_s']:.2f} s (median of {repeats})")
-    if "short" in c:
-        print(f"curate check, {c['short']['lines']:,} lines ({c['short']['megabytes']} MB, 600-char prompts): "
-              f"`curate check` {c['short'].get('curate_check_s', float('nan')):.2f} s, "
-              f"`python -m curate.check` {c['short']['python_m_s']:.2f} s")
+    for key, what in (("eurlex", "EUR-Lex acts"), ("short", "600-char prompts")):
+        if key not in c:
+            continue
+        r = c[key]
+        print(f"curate check, {r['lines']:,} lines ({r['megabytes']} MB, {what}): "
+              f"`curate check` {r.get('curate_check_s', float('nan')):.2f} s wall / {r.get('curate_check_cpu_s', float('nan')):.2f} s CPU, "
+              f"`python -m curate.check` {r['python_m_s']:.2f} s wall / {r['python_m_cpu_s']:.2f} s CPU (median of {repeats})")
     print(f"  start-up floor: python {c['python_startup_s']:.2f} s, import polars {c['import_polars_s']:.2f} s, "
           f"import curate {c.get('import_curate_s', float('nan')):.2f} s")
     print(f"near-duplicates, {nd['documents']:,} docs: curate {nd['curate_s']} s, datasketch {nd['datasketch_s']} s "
