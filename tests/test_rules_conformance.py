@@ -121,3 +121,39 @@ def test_shipped_packs_load_and_round_trip(pack, tmp_path):
     path = tmp_path / "copy.yaml"
     path.write_text(dump_pack(rules, description="copy"))
     assert resolve_rules([str(path)]) == rules
+
+
+try:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover
+    st = None
+
+if st is not None:
+    WORDS = ["import", "duty", "cereal", "rice", "Fruit", "fruit", "  ", "Ã©", "\x07", "regulation", "1.5", "||"]
+    row = st.tuples(
+        st.lists(st.sampled_from(WORDS), min_size=0, max_size=12).map(" ".join),
+        st.lists(st.sampled_from(["trade", "finance", "energy"]), max_size=3, unique=True).map(sorted),
+        st.sampled_from([None, "a", "b", "c", "d"]),
+    )
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(row, min_size=0, max_size=25), st.randoms(use_true_random=False))
+    def test_default_pack_is_order_free_on_random_frames(rows, rnd):
+        frame = pl.DataFrame(
+            {"line": list(range(1, len(rows) + 1)), "id": [r[2] for r in rows], "text": [r[0] for r in rows],
+             "labels": [r[1] for r in rows], "label_names": [r[1] for r in rows]},
+            schema=SCHEMA,
+        )
+        packs = ["default", {"rule": "near_duplicate", "threshold": 0.5}, {"rule": "label_conflict", "threshold": 0.5}]
+        first = evaluate_rules(frame, packs, context=CONTEXT)
+        order = list(range(len(rows)))
+        rnd.shuffle(order)
+        again = evaluate_rules(frame[order] if rows else frame, packs, context=CONTEXT)
+        assert again.findings.equals(first.findings)
+        assert again.groups.equals(first.groups)
+        # every group's id is its smallest line, and duplicates always point back to a smaller line
+        for line, group in first.groups.iter_rows():
+            assert group <= line
+        dups = first.findings.filter(pl.col("rule").is_in(["duplicate", "normalized_duplicate", "near_duplicate"]))
+        assert all(int(v) < line for line, v in dups.select("line", "value").iter_rows())
