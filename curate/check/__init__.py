@@ -41,7 +41,8 @@ from curate.check.rft import (
     prompt_text,
     reference_labels,
 )
-from curate.frame import ERROR, FINDINGS_SCHEMA, WARN  # noqa: F401
+from curate.errors import ConfigError
+from curate.frame import ERROR, FINDINGS_SCHEMA, WARN
 
 __all__ = ["CheckResult", "FORMAT_RULES", "check_files", "file_role", "format_findings", "main"]
 
@@ -178,7 +179,7 @@ def check_file(read: ReadFile, rules: list, *, response_format: Mapping[str, Any
     if rf:
         try:
             answer_constraints(rf)
-        except Exception:  # an unusable schema is the export's problem, not the rows'
+        except ConfigError:  # an unusable schema is the export's problem, not the rows'
             rf = None
     # answer_schema covers the label set here (the enum is the vocabulary of an exported file)
     context = RuleContext(label_names=None, response_format=rf)
@@ -197,7 +198,7 @@ def _overlap(train: list[tuple[Path, pl.DataFrame]], valid: list[tuple[Path, pl.
     t = pl.concat([keyed(p, f) for p, f in train])
     v = pl.concat([keyed(p, f) for p, f in valid])
     out = []
-    first_t = t.group_by("norm").agg(pl.col("path").first(), pl.col("line").min())
+    first_t = t.group_by("norm", maintain_order=True).agg(pl.col("path").first(), pl.col("line").first())
     hits = v.join(first_t, on="norm", how="inner", suffix="_train").sort("path", "line")
     for row in hits.iter_rows(named=True):
         out.append(_finding(Path(row["path"]), row["line"], "train_valid_overlap",
