@@ -199,8 +199,8 @@ def fmt(res: dict) -> str:
         return f(v[key])
 
     t = " / ".join(cell(nm, "s", lambda s: f"{s:.2f}") for nm in names)
-    ld = " / ".join(cell(nm, "LD", lambda v: f"{v:.4f}") for nm in names)
-    lpd = " / ".join(cell(nm, "LPD", lambda v: f"{v:.4f}") for nm in names)
+    ld = " / ".join(cell(nm, "LD", lambda v: f"{v:.5f}") for nm in names)
+    lpd = " / ".join(cell(nm, "LPD", lambda v: f"{v:.5f}") for nm in names)
     ed = " / ".join(cell(nm, "ED", lambda v: f"{v:.0f}") for nm in names)
     fz = " / ".join(cell(nm, "FZ", lambda v: f"{v}") for nm in names)
     return f"| {res['data']} | {t} | {ld} | {lpd} | {ed} | {fz} |"

@@ -10,7 +10,14 @@
 from curate.select.balance import BalanceResult, balance_options, select_balanced, select_natural
 from curate.select.labels import SelectionError
 from curate.select.quality import evenness, split_quality
-from curate.select.split import TRAIN, VALID, SplitResult, kfold_assign, split_options, split_train_valid
+from curate.select.split import (
+    TRAIN,
+    VALID,
+    SplitResult,
+    kfold_assign,
+    split_options,
+    split_train_valid,
+)
 
 __all__ = [
     "TRAIN",
