@@ -129,10 +129,16 @@ def validate_with_gx(
 ) -> GxReport:
     """Validate ``frame`` with the contract's suite in a file GX context under ``project_dir``;
     build Data Docs into ``docs_dir`` (default ``project_dir / "data_docs"``)."""
+    import os
+
+    # curate never phones home on your behalf: GX analytics stay off unless you set the variable
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     gx = optional_import("great_expectations", "gx")
     project_dir = Path(project_dir)
     docs_dir = Path(docs_dir) if docs_dir is not None else project_dir / "data_docs"
     ctx = gx.get_context(mode="file", project_root_dir=str(project_dir))
+    if os.environ.get("GX_ANALYTICS_ENABLED", "").lower() in ("false", "0", ""):
+        ctx.enable_analytics(False)
     try:  # progress bars are noise in a pipeline log
         ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
         ctx.variables.save()
