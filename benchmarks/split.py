@@ -130,6 +130,8 @@ def run_skml(x, n_valid, order):
 def _worker(conn, fn, x, n_valid, order):
     try:
         elapsed, a = fn(x, n_valid, order)
+        if elapsed < 1.0:  # small inputs: best of 3 (less noise from a busy machine)
+            elapsed = min(elapsed, *(fn(x, n_valid, order)[0] for _ in range(2)))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         conn.send(("ok", elapsed, a, peak))
     except Exception as exc:  # a peer that cannot run is reported, not fatal
@@ -220,7 +222,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes only (seconds)")
     args = parser.parse_args(argv)
     sizes = (1_000, 3_000) if args.quick else (1_000, 5_000, 20_000, 50_000, 100_000)
-    print("Validation = 1/3, seed 0, one worker process per call, only the split timed.")
+    print("Validation = 1/3, seed 0, one worker process per call, only the split timed (best of 3 under 1 s).")
     print("Cells: curate (order 1) / curate (order 2) / iterstrat MultilabelStratifiedShuffleSplit / "
           "skml IterativeStratification order 2 (= iterative_train_test_split).\n")
     print("| data | seconds | LD | LPD | ED rows | FZ |")

@@ -6,11 +6,15 @@ the wants, repeat. Two changes make it fast and exact:
 
 * **Per-column batches.** How many of the column's examples each fold gets is computed at once by
   water-filling the folds' wants (the same counts the one-by-one loop reaches), capped by each
-  fold's remaining room so that sizes come out exact. A fold holding no positive of the column yet
-  gets at least one when the column has enough examples (so FZ = 0 when every label has >= k).
-* **Which examples go where** is not random: each example is scored by how much the folds still
-  want its *other* columns (relative to their targets) and the best-suited examples fill each
-  fold's quota. This is what lowers LD below the original algorithm's.
+  fold's remaining room so that sizes come out exact.
+* **Which examples go where** is not random: the batch is sorted by each example's next-rarest
+  columns and dealt to the folds in an evenly spread pattern (systematic sampling), so the columns
+  still to come are split in proportion as well. This is what lowers LD below the original's.
+* **Coverage guards** (FZ = 0 whenever every label has at least k examples and folds have room):
+  a fold without a positive of the column gets one when another fold can spare it; a fold keeps
+  room in reserve for each label it still lacks; a fold lacking a column whose last examples are
+  all in this batch is given one of them.
+* **Order 2**: label-pair columns correct only ``PAIR_DAMPING`` of their drift per batch.
 
 Work per column is proportional to its examples (CSC inverted lists, incremental counts), so the
 whole run is O(nnz + C^2) with C columns. Rows are "units": a near-duplicate group is one unit whose
