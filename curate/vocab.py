@@ -19,11 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from curate.errors import VocabularyError
 from curate.frame import ERROR, LABEL_NAMES, LABELS, LINE, WARN, concat_findings, findings_for
 from curate.options import Param, parse_options
+
+_SEP = "\x1f"  # joins a label's several target names inside one replace_strict value
 
 PARAMS = (
     Param("vocabulary", str),
@@ -91,25 +95,41 @@ class Vocabulary:
 
     def map_frame(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Add ``label_names``; report ``unknown_label`` per unknown id and ``no_labels`` rows."""
-        table = pl.DataFrame(
-            {"_id": list(self.targets), "_names": [list(v) for v in self.targets.values()]},
-            schema={"_id": pl.String, "_names": pl.List(pl.String)},
+        keys = pl.Series(list(self.targets), dtype=pl.String)
+        joined = pl.Series([_SEP.join(v) for v in self.targets.values()], dtype=pl.String)
+        lengths = frame[LABELS].list.len().fill_null(0).to_numpy()
+        flat = pl.DataFrame({
+            "_row": np.repeat(np.arange(frame.height, dtype=np.int64), lengths),
+            "_id": frame.select(pl.col(LABELS).list.explode(keep_nulls=False, empty_as_null=False)).to_series(),
+        }).with_columns(pl.col("_id").replace_strict(keys, joined, default=None).alias("_names"))
+        unknown = (
+            flat.filter(pl.col("_names").is_null() & pl.col("_id").is_not_null())
+            .join(frame.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"), LINE, "id"), on="_row")
         )
-        exploded = frame.select(LINE, pl.col(LABELS).alias("_id")).explode("_id").drop_nulls("_id")
-        joined = exploded.join(table, on="_id", how="left")
-        unknown = joined.filter(pl.col("_names").is_null()).join(frame.select(LINE, "id"), on=LINE)
-        names = (
-            joined.drop_nulls("_names").explode("_names")
-            .group_by(LINE).agg(pl.col("_names").unique().sort().alias(LABEL_NAMES))
-        )
-        out = frame.join(names, on=LINE, how="left", maintain_order="left").with_columns(
-            pl.col(LABEL_NAMES).fill_null(pl.lit([], dtype=pl.List(pl.String)))
-        )
+        names = flat.select("_row", "_names").drop_nulls()
+        if any(len(v) > 1 for v in self.targets.values()):
+            names = names.with_columns(pl.col("_names").str.split(_SEP)).explode("_names")
+        names = names.sort(["_row", "_names"])  # then drop repeats within a row: faster than unique()
+        names = names.filter((pl.col("_row") != pl.col("_row").shift()) | (pl.col("_names") != pl.col("_names").shift())
+                             | pl.int_range(pl.len()).eq(0))
+        out = frame.with_columns(lists_from_rows(names["_row"], names["_names"], frame.height).alias(LABEL_NAMES))
         return out, concat_findings([
             findings_for(unknown, rule="unknown_label", severity=WARN, field=LABELS, value=pl.col("_id"),
                          message=pl.format("label id '{}' is not in the vocabulary", pl.col("_id"))),
             _no_labels(out),
         ])
+
+
+def lists_from_rows(rows: pl.Series, values: pl.Series, height: int) -> pl.Series:
+    """Gather ``values`` (sorted by ``rows``) into one list per row ``0..height-1`` in a single pass.
+
+    >>> lists_from_rows(pl.Series([0, 0, 2]), pl.Series(["a", "b", "c"]), 3).to_list()
+    [['a', 'b'], [], ['c']]
+    """
+    counts = np.bincount(rows.to_numpy(), minlength=height) if rows.len() else np.zeros(height, np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    array = pa.LargeListArray.from_arrays(pa.array(offsets), values.cast(pl.String).to_arrow().cast(pa.large_string()))
+    return pl.Series(array).cast(pl.List(pl.String))
 
 
 def identity_labels(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
