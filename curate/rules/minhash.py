@@ -7,8 +7,9 @@
 3. Signatures are cut into ``bands`` bands of ``rows`` values (chosen like datasketch's
    ``MinHashLSH`` for the threshold); documents sharing a band bucket are candidates (polars
    group-by on the band hash).
-4. Candidate pairs are verified with the exact Jaccard similarity of their shingle sets (polars
-   joins), so no false positives survive; union-find turns pairs into groups.
+4. Candidates whose signature estimate is far below the threshold (by more than 0.2) are dropped;
+   the rest are verified with the exact Jaccard similarity of their shingle sets (polars joins),
+   so no false positives survive; union-find turns pairs into groups.
 
 Everything is seeded, so results are deterministic.
 
@@ -31,6 +32,7 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
 WORD_PATTERN = r"\w+"
 MAX_BUCKET_PAIRS = 64
+PRE_REJECT_MARGIN = 0.2
 
 
 @dataclass(frozen=True)
@@ -185,28 +187,30 @@ def candidate_pairs(sig: np.ndarray, bands: int, rows: int, active: np.ndarray |
 
 
 def exact_jaccard(sh: Shingles, pairs: pl.DataFrame) -> pl.Series:
-    """Exact Jaccard similarity of the shingle sets of each pair (row order of ``pairs``)."""
+    """Exact Jaccard similarity of the shingle sets of each pair (row order of ``pairs``).
+
+    Membership is tested with one uint64 key per (document, shingle), so the intersection is a
+    single-column semi join.
+    """
     if pairs.height == 0:
         return pl.Series("jaccard", [], dtype=pl.Float64)
-    sets = pl.DataFrame({"doc": sh.doc, "h": sh.hashes}).unique()
+    mix = 0x9E3779B97F4A7C15
+    with np.errstate(over="ignore"):
+        key = sh.hashes ^ (sh.doc.astype(np.uint64) * np.uint64(mix))
+    sets = pl.DataFrame({"doc": sh.doc, "h": sh.hashes, "key": key}).unique("key")
     sizes = sets.group_by("doc").agg(pl.len().alias("n"))
     p = pairs.select("a", "b").with_row_index("pid")
-    left = p.join(sets, left_on="a", right_on="doc")
-    inter = (
-        left.join(sets, left_on=["b", "h"], right_on=["doc", "h"], how="semi")
-        .group_by("pid")
-        .agg(pl.len().alias("i"))
+    left = p.join(sets.select("doc", "h"), left_on="a", right_on="doc").with_columns(
+        (pl.col("h") ^ (pl.col("b").cast(pl.UInt64) * pl.lit(mix, dtype=pl.UInt64))).alias("key")
     )
+    inter = left.join(sets.select("key"), on="key", how="semi").group_by("pid").agg(pl.len().alias("i"))
+    i = pl.col("i").fill_null(0)
     out = (
         p.join(inter, on="pid", how="left")
         .join(sizes.rename({"doc": "a", "n": "na"}), on="a", how="left")
         .join(sizes.rename({"doc": "b", "n": "nb"}), on="b", how="left")
         .sort("pid")
-        .select(
-            (pl.col("i").fill_null(0) / (pl.col("na").fill_null(0) + pl.col("nb").fill_null(0) - pl.col("i").fill_null(0)))
-            .fill_nan(0.0)
-            .alias("jaccard")
-        )
+        .select((i / (pl.col("na").fill_null(0) + pl.col("nb").fill_null(0) - i)).fill_nan(0.0).alias("jaccard"))
     )
     return out["jaccard"]
 
@@ -231,6 +235,11 @@ def near_duplicate_pairs(
     pairs = candidate_pairs(sig, b, r, active)
     if pairs.height == 0:
         return pl.DataFrame(schema=schema)
+    # drop candidates whose MinHash estimate is far below the threshold (0.2 is > 5 standard
+    # deviations of the estimate at 128 permutations), then verify the rest exactly
+    a_idx, b_idx = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    estimate = (sig[a_idx] == sig[b_idx]).mean(axis=1)
+    pairs = pairs.filter(pl.Series(estimate >= threshold - PRE_REJECT_MARGIN))
     pairs = pairs.with_columns(exact_jaccard(sh, pairs))
     return pairs.filter(pl.col("jaccard") >= threshold - 1e-12).select(list(schema)).cast(schema)
 
