@@ -23,7 +23,7 @@ _EXPORTS = {
     "run": "curate.pipeline",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = ["CurateError", "Pipeline", "PipelineConfig", "RunResult", "__version__", "load_config", "run"]
 
 if TYPE_CHECKING:
     from curate.config import PipelineConfig, load_config

@@ -26,7 +26,17 @@ from typing import Any
 import polars as pl
 
 from curate.errors import SourceError
-from curate.frame import ERROR, ID, LABELS, LINE, TEXT, as_findings, concat_findings, empty_findings, findings_for
+from curate.frame import (
+    ERROR,
+    ID,
+    LABELS,
+    LINE,
+    TEXT,
+    as_findings,
+    concat_findings,
+    empty_findings,
+    findings_for,
+)
 from curate.io import jsonl, tabular
 from curate.io.source import SourceSpec
 
