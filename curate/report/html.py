@@ -5,7 +5,6 @@ Everything from the data is escaped; the page has no scripts and loads nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from html import escape
 from typing import Any
@@ -67,12 +66,45 @@ def _labels(series: Mapping[str, Mapping[str, int]]) -> str:
 
 
 def _quality(manifest: Mapping[str, Any]) -> str:
-    blocks = []
-    for key, title in (("balance", "Balanced selection"), ("split", "Split quality")):
-        value = manifest.get(key)
-        if value:
-            blocks.append(f"<h3>{title}</h3><pre>{escape(json.dumps(value, indent=2, default=str))}</pre>")
-    return ("<h2>Balance and split</h2>" + "".join(blocks)) if blocks else ""
+    """Evenness of the balanced set against the pool and the capped baseline; split quality."""
+    out = []
+    balance = manifest.get("balance") or {}
+    rows = [("pool", balance.get("pool_evenness")), ("curate selection", balance.get("evenness")),
+            ("capped greedy baseline", (balance.get("baseline") or {}).get("evenness"))]
+    rows = [(name, ev) for name, ev in rows if isinstance(ev, Mapping)]
+    if rows:
+        out.append("<h3>Balanced selection</h3><p>Lower coefficient of variation (cv) and max/min ratio "
+                   "mean more even label counts; a higher minimum count means no label is starved.</p>"
+                   "<table><tr><th></th><th>rows</th><th>cv</th><th>max/min</th><th>min count</th>"
+                   "<th>labels with 0 rows</th></tr>")
+        sizes = {"pool": balance.get("pool_rows"), "curate selection": balance.get("selected"),
+                 "capped greedy baseline": (balance.get("baseline") or {}).get("selected")}
+        for name, ev in rows:
+            out.append(f"<tr><td>{escape(name)}</td><td class='num'>{_fmt(sizes.get(name))}</td>"
+                       f"<td class='num'>{_fmt(ev.get('cv'))}</td><td class='num'>{_fmt(ev.get('max_min_ratio'))}</td>"
+                       f"<td class='num'>{_fmt(ev.get('min_count'))}</td>"
+                       f"<td>{escape(', '.join(ev.get('zero_count_labels') or []) or '-')}</td></tr>")
+        out.append("</table>")
+        out.extend(f"<p class='warn'>{escape(str(w))}</p>" for w in balance.get("warnings") or [])
+    split = manifest.get("split") or {}
+    measures = [(k, split[k]) for k in ("LD", "LPD", "ED", "FZ", "FLZ", "FZLP", "FLZLP") if k in split]
+    if measures:
+        cells = "".join(f"<tr><td>{k}</td><td class='num'>{_fmt(v)}</td></tr>" for k, v in measures)
+        sizes = ", ".join(f"{k} {v}" for k, v in (split.get("rows") or {}).items())
+        out.append(f"<h3>Split quality</h3><p>{escape(sizes)} (method {escape(str(split.get('method', '')))}, "
+                   f"order {escape(str(split.get('order', '')))}). LD and LPD: 0 means each split has exactly "
+                   "the label (pair) odds of the whole; ED: rows off the requested sizes; FZ: splits missing a "
+                   f"label.</p><table><tr><th>measure</th><th>value</th></tr>{cells}</table>")
+        missing = {k: v for k, v in (split.get("missing") or {}).items() if v}
+        for name, labels in missing.items():
+            out.append(f"<p class='warn'>labels with no row in {escape(name)}: {escape(', '.join(labels))}</p>")
+    return ("<h2>Balance and split</h2>" + "".join(out)) if out else ""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+    return escape("-" if value is None else str(value))
 
 
 def _findings(findings: pl.DataFrame) -> str:
