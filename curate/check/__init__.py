@@ -264,7 +264,7 @@ def check_files(
     table = pl.concat(parts) if parts else pl.DataFrame(schema=CHECK_SCHEMA)
     table = (
         table.with_columns(pl.col("path").replace_strict(order, default=len(order), return_dtype=pl.Int64).alias("_o"))
-        .sort(["_o", "line", "rule", "field"], nulls_last=True)
+        .sort(["_o", "line", "rule", "field"], nulls_last=True, maintain_order=True)
         .drop("_o")
     )
     return CheckResult(table, counts)
