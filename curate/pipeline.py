@@ -25,9 +25,10 @@ import numpy as np
 import polars as pl
 
 from curate.config import PipelineConfig, load_config
-from curate.errors import ExportError
+from curate.errors import CurateError, ExportError
 from curate.export.base import SPLIT_FILES, ExportBundle, get_target
 from curate.export.bundle import build_bundle
+from curate.export.response_format import response_format
 from curate.export.templates import check_template
 from curate.frame import ERROR, LABEL_NAMES, LINE, TEXT, concat_findings
 from curate.hooks import Hook, StageEvent, run_hooks
@@ -36,7 +37,8 @@ from curate.io.load import load_records
 from curate.ledger import build_ledger, disposition_counts, rejected_rows, rule_counts
 from curate.manifest import build_manifest, dumps, label_counts, sha256_of
 from curate.report.html import render_report
-from curate.rules import RuleContext, evaluate_rules
+from curate.rules import RuleContext, evaluate_rules, restate_findings
+from curate.schemas import validate as validate_schema
 from curate.select import balance as balance_stage
 from curate.select import split as split_stage
 from curate.vocab import Vocabulary, identity_labels
@@ -143,6 +145,8 @@ class _Run:
             answer_key=cfg.export.answer_key, passthrough=cfg.export.passthrough, grader=grader,
             options=cfg.export.options,
         )
+        for split_name, frame in bundle.splits.items():
+            _boundary(frame.with_row_index("line", offset=1), "export", fatal=True, what=SPLIT_FILES[split_name])
         placed = {name: f[LINE] for name, f in splits.items()}
         labels.update({name: f.select(LABEL_NAMES) for name, f in splits.items()})
         del splits
@@ -165,7 +169,7 @@ class _Run:
         else:
             frame, label_findings = identity_labels(loaded.frame)
             class_names = None
-        findings = concat_findings([loaded.findings, label_findings])
+        findings = concat_findings([loaded.findings, label_findings, _boundary(frame, "records")])
         self.event("after_load", frame=frame, findings=findings)
         return frame, findings, loaded.input_rows, class_names
 
@@ -173,10 +177,18 @@ class _Run:
                class_names: tuple[str, ...] | None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         cfg = self.cfg
         self.say(f"checking {frame.height} rows against rule packs {', '.join(map(str, cfg.rules)) or '(none)'}")
-        rules = evaluate_rules(frame, cfg.rules, base_dir=cfg.base_dir, context=RuleContext(label_names=class_names))
-        findings = concat_findings([findings, rules.findings])
-        rejected = findings.filter(pl.col("severity") == ERROR)[LINE].unique()
-        pool = frame.filter(~pl.col(LINE).is_in(rejected.implode())) if rejected.len() else frame
+        context = RuleContext(
+            label_names=class_names,
+            response_format=response_format(class_names, cfg.export.answer_key) if class_names else None,
+            extra={"answer_key": cfg.export.answer_key},
+        )
+        rules = evaluate_rules(frame, cfg.rules, base_dir=cfg.base_dir, context=context)
+        findings = concat_findings([restate_findings(findings, cfg.rules, base_dir=cfg.base_dir), rules.findings])
+        pool = _without_errors(frame, findings)
+        curated = _boundary(pool, "curated")
+        if curated.height:
+            findings = concat_findings([findings, curated])
+            pool = _without_errors(pool, curated)
         self.event("after_rules", frame=pool, findings=findings)
         return pool, findings, rules.groups
 
@@ -287,6 +299,29 @@ class _Run:
 
     def _seed(self) -> int | None:
         return self.cfg.split.get("seed", (self.cfg.balance or {}).get("seed"))
+
+
+def _without_errors(frame: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
+    rejected = findings.filter(pl.col("severity") == ERROR)[LINE].unique()
+    return frame.filter(~pl.col(LINE).is_in(rejected.implode())) if rejected.len() else frame
+
+
+def _boundary(frame: pl.DataFrame, stage: str, *, fatal: bool = False, what: str = "") -> pl.DataFrame:
+    """Validate ``frame`` against the stage's pandera schema (``schemas/<stage>.yaml``).
+
+    Row failures come back as findings (the row is rejected). A failure of the frame itself (a
+    missing column, a wrong dtype), or any failure where ``fatal``, is a bug in curate: it stops the
+    run before anything is written.
+    """
+    found = validate_schema(frame, stage)
+    broken = found if fatal else found.filter(pl.col(LINE) < 1)
+    if broken.height:
+        first = broken.row(0, named=True)
+        raise CurateError(
+            f"internal error: the {stage} frame{' of ' + what if what else ''} breaks schemas/{stage}.yaml "
+            f"({first['field']}: {first['message']}); please report this"
+        )
+    return found
 
 
 def _digest(path: Path) -> str:
