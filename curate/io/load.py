@@ -197,23 +197,26 @@ def _wrong_type(rows: pl.DataFrame, path: str, expected: str, got: str) -> pl.Da
 def _normalise_id(frame: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
     if spec.id is None:
         return frame, empty_findings()
-    dtype = frame.schema[ID]
-    if dtype.is_integer() or isinstance(dtype, pl.String | pl.Null):
-        out = frame.with_columns(pl.col(ID).cast(pl.String))
-        return out, _missing(out, ID, spec.id)
-    bad = frame.filter(pl.col(ID).is_not_null())
-    found = concat_findings([_missing(frame, ID, spec.id), _wrong_type(bad, spec.id, "a string or an integer", _dtype_name(dtype))])
-    return frame.with_columns(pl.lit(None, dtype=pl.String).alias(ID)), found
+    ok = frame.schema[ID].is_integer() or isinstance(frame.schema[ID], pl.String | pl.Null)
+    return _as_string_field(frame, ID, spec.id, ok, "a string or an integer")
 
 
 def _normalise_text(frame: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
-    dtype = frame.schema[TEXT]
-    if isinstance(dtype, pl.String | pl.Null):
-        out = frame.with_columns(pl.col(TEXT).cast(pl.String))
-        return out, _missing(out, TEXT, spec.text)
-    bad = frame.filter(pl.col(TEXT).is_not_null())
-    found = concat_findings([_missing(frame, TEXT, spec.text), _wrong_type(bad, spec.text, "a string", _dtype_name(dtype))])
-    return frame.with_columns(pl.lit(None, dtype=pl.String).alias(TEXT)), found
+    ok = isinstance(frame.schema[TEXT], pl.String | pl.Null)
+    return _as_string_field(frame, TEXT, spec.text, ok, "a string")
+
+
+def _as_string_field(
+    frame: pl.DataFrame, column: str, path: str, ok: bool, expected: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cast an acceptable column to strings; otherwise every non-null value is a ``wrong_type``."""
+    if ok:
+        out = frame.with_columns(pl.col(column).cast(pl.String))
+        return out, _missing(out, column, path)
+    bad = frame.filter(pl.col(column).is_not_null())
+    wrong = _wrong_type(bad, path, expected, _dtype_name(frame.schema[column]))
+    found = concat_findings([_missing(frame, column, path), wrong])
+    return frame.with_columns(pl.lit(None, dtype=pl.String).alias(column)), found
 
 
 def _normalise_labels(frame: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
