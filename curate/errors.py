@@ -8,6 +8,7 @@ misuse and for problems that make a run impossible before any work starts::
     ├── SourceError        an input file that is missing, unreadable or in an unknown format
     ├── VocabularyError    a label vocabulary file that cannot be used
     ├── ExportError        an export that would break its target's contract
+    ├── SelectionError     the pool cannot be balanced or split as asked (empty, too small)
     ├── LedgerError        the row accounting does not add up (a bug: never ignored)
     ├── GateFailed         a pre-training check said no-go (outputs are written; exit code 1)
     └── MissingDependency  an optional extra is not installed; the message has the pip command
@@ -34,6 +35,10 @@ class VocabularyError(CurateError):
 
 class ExportError(CurateError):
     """An export would break its target's contract."""
+
+
+class SelectionError(CurateError):
+    """The pool cannot be selected from or split as asked (empty, too small, ...)."""
 
 
 class LedgerError(CurateError):

@@ -7,8 +7,8 @@
   the algorithms; :mod:`curate.select.labels` — the label matrix and :class:`SelectionError`.
 """
 
+from curate.errors import SelectionError
 from curate.select.balance import BalanceResult, balance_options, select_balanced, select_natural
-from curate.select.labels import SelectionError
 from curate.select.quality import evenness, split_quality
 from curate.select.split import (
     TRAIN,

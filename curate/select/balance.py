@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from curate.errors import SelectionError
 from curate.options import Param, parse_options
 from curate.select.baseline import capped_baseline
-from curate.select.labels import LabelMatrix, SelectionError, label_matrix
+from curate.select.labels import LabelMatrix, label_matrix
 from curate.select.quality import evenness_of_counts
 from curate.select.stratify import stratify
 from curate.select.uniform import even_select

@@ -18,11 +18,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from curate.errors import CurateError
-
-
-class SelectionError(CurateError):
-    """The pool cannot be selected from or split as asked (empty, too small, ...)."""
+from curate.errors import SelectionError
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def split_train_valid(
 ) -> SplitResult:
     """Stratified train/validation split of the pool rows (see the module docstring).
 
-    Raises :class:`~curate.select.labels.SelectionError` on an empty pool or when validation would
+    Raises :class:`~curate.errors.SelectionError` on an empty pool or when validation would
     take every row (train would be empty).
     """
     lm = labels if isinstance(labels, LabelMatrix) else label_matrix(labels)
