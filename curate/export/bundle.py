@@ -5,41 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from curate.errors import ConfigError
 from curate.export.base import ExportBundle
+from curate.export.messages import message_lists
 from curate.export.response_format import response_format
 from curate.export.templates import render_column, render_once
 from curate.frame import ID, LABEL_NAMES, LABELS, LINE
 
-MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
 RESERVED_KEYS = ("messages", "tools", "reference_answer", "id")
-
-
-def message_lists(turns: Sequence[tuple[str, str | pl.Series]], rows: int) -> pl.Series:
-    """A List(Struct{role, content}) column: row ``i`` holds one message per turn, in order.
-
-    A turn's content is one string for every row (e.g. the developer prompt) or a column.
-    Built by interleaving the turns and reshaping: far faster and leaner than ``concat_list``
-    over structs.
-
-    >>> message_lists([("developer", "Be brief."), ("user", pl.Series(["a", "b"]))], 2).to_list()[1]
-    [{'role': 'developer', 'content': 'Be brief.'}, {'role': 'user', 'content': 'b'}]
-    """
-    k = len(turns)
-    roles = pl.concat([pl.repeat(role, rows, eager=True, dtype=pl.String) for role, _ in turns])
-    contents = pl.concat([
-        pl.repeat(c, rows, eager=True, dtype=pl.String) if isinstance(c, str) else c.cast(pl.String).rename("literal")
-        for _, c in turns
-    ])
-    flat = pl.DataFrame({"role": roles, "content": contents})
-    if k > 1:
-        flat = flat[np.arange(k * rows).reshape(k, rows).T.ravel()]
-    if rows == 0:
-        return pl.Series("messages", [], dtype=pl.List(MESSAGE))
-    return flat.to_struct("messages").reshape((rows, k)).cast(pl.List(MESSAGE))
 
 
 def build_bundle(
