@@ -35,22 +35,26 @@ class LabelMatrix:
 
 
 def label_matrix(labels: pl.Series) -> LabelMatrix:
-    """Build the CSR label matrix of a ``List(String)`` series (nulls and duplicates are ignored)."""
+    """Build the CSR label matrix of a ``List(String)`` series (nulls and duplicates are ignored).
+
+    >>> lm = label_matrix(pl.Series([["b", "a", "b"], None, ["c"]]))
+    >>> lm.names, lm.csr.toarray().tolist()
+    (['a', 'b', 'c'], [[1, 1, 0], [0, 0, 0], [0, 0, 1]])
+    """
     n = labels.len()
-    frame = (
-        pl.DataFrame({"labels": labels.cast(pl.List(pl.String))})
-        .with_row_index("row")
-        .explode("labels")
-        .drop_nulls("labels")
-        .unique(maintain_order=True)
-    )
-    names = sorted(frame["labels"].unique().to_list())
+    lists = labels.cast(pl.List(pl.String))
+    lengths = lists.list.len().fill_null(0).to_numpy()
+    flat = lists.to_frame("labels").select(pl.col("labels").list.explode(keep_nulls=False, empty_as_null=False)).to_series()
+    rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    keep = flat.is_not_null().to_numpy()
+    flat, rows = flat.filter(keep), rows[keep]
+    names = sorted(flat.unique().to_list())
     if not names:
         return LabelMatrix(sp.csr_matrix((n, 0), dtype=np.int8), [])
-    code = pl.Series(names).to_frame("labels").with_row_index("code")
-    frame = frame.join(code, on="labels", how="left").sort(["row", "code"])
-    rows = frame["row"].to_numpy().astype(np.int64)
-    cols = frame["code"].to_numpy().astype(np.int64)
+    codes = flat.cast(pl.Enum(names)).to_physical().to_numpy().astype(np.int64)
+    keys = np.sort(rows * len(names) + codes)  # by row, then label (np.unique is far slower here)
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]  # drop repeated labels of a row
+    rows, cols = keys // len(names), keys % len(names)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     data = np.ones(len(cols), dtype=np.int8)
