@@ -1,26 +1,42 @@
 """The ``curate`` command line: a thin shell over the Python API.
 
-Each command lives in its own module with a ``register(app)`` function.
+Each command lives in its own module with a ``register(app)`` function. The typer app is built on
+first use (``from curate.cli import app``), because typer, click and the pydantic it coerces
+parameters with take a quarter of a second to import: ``curate check FILE...`` (the pre-commit
+hook) with plain arguments goes straight to :func:`curate.check.main`, the code path the typer
+command calls too, and skips them. Anything else (``--help``, unknown options, no files) goes
+through typer, so help and usage errors stay typer's.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-import typer
+if TYPE_CHECKING:
+    import typer
 
-app = typer.Typer(
-    name="curate",
-    help="Curate raw records into datasets that are safe to spend a reinforcement fine-tuning run on.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+    app: typer.Typer
+
+__all__ = ["COMMAND_MODULES", "app", "build_app", "main"]
 
 COMMAND_MODULES = ("run", "check", "grade", "dryrun")
+CHECK_FLAGS = ("--near", "--no-warnings", "--quiet")
 
 
-def _register_commands() -> None:
+def build_app() -> typer.Typer:
+    """The typer app with every command module's commands registered."""
+    import typer
+
+    app = typer.Typer(
+        name="curate",
+        help="Curate raw records into datasets that are safe to spend a reinforcement fine-tuning run on.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
     for name in COMMAND_MODULES:
         module_name = f"curate.cli.{name}"
         try:
@@ -30,11 +46,54 @@ def _register_commands() -> None:
                 continue
             raise
         module.register(app)
+    return app
 
 
-_register_commands()
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        built = build_app()
+        globals()["app"] = built
+        return built
+    raise AttributeError(f"module 'curate.cli' has no attribute {name!r}")
+
+
+def plain_check(argv: Sequence[str]) -> bool:
+    """True for ``check FILE... [--rules PACK] [--near] [--no-warnings] [--quiet]``: arguments that
+    :func:`curate.check.main` parses exactly as the typer command does.
+
+    >>> plain_check(["check", "train.jsonl", "--rules", "strict", "--near"])
+    True
+    >>> plain_check(["check", "--help"]), plain_check(["check"]), plain_check(["run", "x.yaml"])
+    (False, False, False)
+    """
+    if len(argv) < 2 or argv[0] != "check":
+        return False
+    files, i = 0, 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--rules":
+            if i + 1 == len(argv) or argv[i + 1].startswith("-"):
+                return False
+            i += 2
+            continue
+        if arg.startswith("--rules=") and len(arg) > len("--rules="):
+            pass
+        elif arg in CHECK_FLAGS:
+            pass
+        elif arg.startswith("-"):
+            return False
+        else:
+            files += 1
+        i += 1
+    return files > 0
 
 
 def main() -> None:
     """Entry point of the ``curate`` console script."""
-    app()
+    argv = sys.argv[1:]
+    if plain_check(argv):
+        from curate.check import main as check_main
+
+        sys.exit(check_main(argv[1:]))
+    built = globals().get("app") or __getattr__("app")
+    built()
