@@ -25,6 +25,7 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,7 +185,12 @@ def check_file(read: ReadFile, rules: list, *, response_format: Mapping[str, Any
     # answer_schema covers the label set here (the enum is the vocabulary of an exported file)
     context = RuleContext(label_names=None, response_format=rf)
     ws = Workspace(frame)
-    findings, _ = run_rules(frame, rules, context, ws, groups=False)
+    # normalised text is always needed (normalised duplicates, overlap); polars releases the GIL,
+    # so it is computed on a second thread while the row rules run
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(getattr, ws, "norm")
+        findings, _ = run_rules(frame, rules, context, ws, groups=False)
+        pending.result()
     keyed = ws.frame.select("line", "id").with_columns(ws.norm)  # reused by the overlap check
     return found, findings.with_columns(pl.lit(str(path)).alias("path")), keyed
 
