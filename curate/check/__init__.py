@@ -32,7 +32,7 @@ from typing import Any
 
 import polars as pl
 
-from curate.check.read import ReadFile, Unreadable, read_export
+from curate.check.read import Unreadable, iter_export
 from curate.check.rft import (
     FORMAT_RULES,
     MAX_FILE_BYTES,
@@ -43,7 +43,7 @@ from curate.check.rft import (
     reference_labels,
 )
 from curate.errors import ConfigError
-from curate.frame import ERROR, FINDINGS_SCHEMA, WARN
+from curate.frame import ERROR, FINDINGS_SCHEMA, WARN, concat_findings
 
 __all__ = ["CheckResult", "FORMAT_RULES", "check_files", "file_role", "format_findings", "main"]
 
@@ -142,40 +142,33 @@ def _check_rules(rules: list, near: bool) -> list:
     return out
 
 
-def check_file(read: ReadFile, rules: list, *, response_format: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], pl.DataFrame, pl.DataFrame]:
-    """Format findings (dicts), rule findings (frame) and ``line, id, norm`` of the file's rows."""
-    from curate.rules import RuleContext
-    from curate.rules.engine import run_rules
-    from curate.rules.labels import answer_constraints
+def _row_work(frame: pl.DataFrame, rules: list, context: Any) -> pl.DataFrame:
+    """Row-rule findings of one chunk of rows (pure polars: runs off the GIL)."""
+    from curate.rules.base import RowRule
+    from curate.rules.engine import row_findings
     from curate.rules.workspace import Workspace
 
-    path = read.path
+    return row_findings(Workspace(frame), [r for r in rules if isinstance(r, RowRule)], context)
+
+
+def check_file(path: Path, rules: list, *, response_format: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], pl.DataFrame, pl.DataFrame]:
+    """Format findings (dicts), rule findings (frame) and ``line, id, norm`` of the file's rows.
+
+    The file is parsed in chunks; while Python parses one chunk, a second thread runs the row
+    rules and the text normalisation of the previous one in polars (which releases the GIL).
+    Dataset rules then run once over all rows.
+    """
+    from curate.rules import RuleContext
+    from curate.rules.base import RowRule
+    from curate.rules.engine import run_rules
+    from curate.rules.labels import answer_constraints
+    from curate.rules.workspace import Workspace, normalised_text
+
     found: list[dict[str, Any]] = []
     role = file_role(path)
-    if read.size > MAX_FILE_BYTES:
-        found.append(_finding(path, 0, "file_too_large", f"file is {read.size / 2**20:.0f} MB; the platform accepts at most 512 MB"))
-    good: list[tuple[int, dict[str, Any]]] = []
-    for line, row in read.rows:
-        if isinstance(row, Unreadable):
-            found.append(_finding(path, line, row.rule, row.message, row.value))
-            continue
-        good.append((line, row))
-        rid = None if row.get("id") is None else str(row.get("id"))
-        for rule, message, value in message_problems(row):
-            found.append(_finding(path, line, rule, message, value, id_=rid, field="messages"))
-    if not read.rows:
-        found.append(_finding(path, 0, "empty_file", "file has no rows"))
-    if role in MAX_ROWS and len(read.rows) > MAX_ROWS[role]:
-        found.append(_finding(path, 0, "too_many_rows", f"{len(read.rows)} rows; {role} files accept at most {MAX_ROWS[role]:,}"))
-    for line, rule, message, value in key_problems(good):
-        found.append(_finding(path, line, rule, message, value))
-    ref_key = _reference_key(good)
-    frame = _row_frame(good, ref_key)
-    if frame["id"].null_count() == frame.height:  # ids are optional in RFT files: no noise when absent
-        rules = [r for r in rules if r.name != "missing_id"]
-    for line, labels in zip(frame["line"].to_list(), frame["labels"].to_list(), strict=True):
-        if labels == []:
-            found.append(_finding(path, line, "no_labels", f"the reference answer {ref_key!r} is an empty list", field=ref_key))
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        found.append(_finding(path, 0, "file_too_large", f"file is {size / 2**20:.0f} MB; the platform accepts at most 512 MB"))
     rf = _response_format(path, response_format)
     if rf:
         try:
@@ -184,13 +177,56 @@ def check_file(read: ReadFile, rules: list, *, response_format: Mapping[str, Any
             rf = None
     # answer_schema covers the label set here (the enum is the vocabulary of an exported file)
     context = RuleContext(label_names=None, response_format=rf)
-    ws = Workspace(frame)
-    # normalised text is always needed (normalised duplicates, overlap); polars releases the GIL,
-    # so it is computed on a second thread while the row rules run
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(getattr, ws, "norm")
-        findings, _ = run_rules(frame, rules, context, ws, groups=False)
-        pending.result()
+    good: list[tuple[int, dict[str, Any]]] = []
+    n_rows, framed = 0, 0
+    ref_key: str | None = None
+    frames: list[pl.DataFrame] = []
+    pending = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        chunks = iter_export(path)
+        chunk = next(chunks, None)
+        while chunk is not None:
+            n_rows += len(chunk)
+            for line, row in chunk:
+                if isinstance(row, Unreadable):
+                    found.append(_finding(path, line, row.rule, row.message, row.value))
+                    continue
+                good.append((line, row))
+                rid = None if row.get("id") is None else str(row.get("id"))
+                for rule, message, value in message_problems(row):
+                    found.append(_finding(path, line, rule, message, value, id_=rid, field="messages"))
+            chunk = next(chunks, None)
+            # the reference key comes from the first 100 readable rows: frame rows once it is known
+            if framed == 0 and len(good) < 100 and chunk is not None:
+                continue
+            if framed == 0:
+                ref_key = _reference_key(good)
+            if framed < len(good):
+                frame = _row_frame(good[framed:], ref_key)
+                framed = len(good)
+                frames.append(frame)
+                # chunks are in line order, so the text needs no sorting for normalisation
+                pending.append((pool.submit(_row_work, frame, rules, context), pool.submit(normalised_text, frame["text"])))
+        done = [(a.result(), b.result()) for a, b in pending]
+    if not n_rows:
+        found.append(_finding(path, 0, "empty_file", "file has no rows"))
+    if role in MAX_ROWS and n_rows > MAX_ROWS[role]:
+        found.append(_finding(path, 0, "too_many_rows", f"{n_rows} rows; {role} files accept at most {MAX_ROWS[role]:,}"))
+    for line, rule, message, value in key_problems(good):
+        found.append(_finding(path, line, rule, message, value))
+    frame = pl.concat(frames) if frames else _row_frame([], ref_key)
+    # lines only grow through the file, so chunks concatenate in line order
+    frame = frame.with_columns(pl.col("line").set_sorted())
+    row_found = concat_findings([f for f, _ in done])
+    if frame["id"].null_count() == frame.height:  # ids are optional in RFT files: no noise when absent
+        row_found = row_found.filter(pl.col("rule") != "missing_id")
+    for line, labels in zip(frame["line"].to_list(), frame["labels"].to_list(), strict=True):
+        if labels == []:
+            found.append(_finding(path, line, "no_labels", f"the reference answer {ref_key!r} is an empty list", field=ref_key))
+    norm = pl.concat([n for _, n in done]) if done else pl.Series("norm", [], dtype=pl.String)
+    ws = Workspace(frame, norm=norm)
+    dataset, _ = run_rules(frame, [r for r in rules if not isinstance(r, RowRule)], context, ws, groups=False)
+    findings = concat_findings([row_found, dataset])
     keyed = ws.frame.select("line", "id").with_columns(ws.norm)  # reused by the overlap check
     return found, findings.with_columns(pl.lit(str(path)).alias("path")), keyed
 
@@ -255,8 +291,7 @@ def check_files(
         if not path.is_file():
             records.append(_finding(path, 0, "missing_file", "file does not exist", severity=ERROR))
             continue
-        read = read_export(path)
-        found, findings, frame = check_file(read, rules, response_format=response_format)
+        found, findings, frame = check_file(path, rules, response_format=response_format)
         records += found
         frames.append(findings)
         counts[str(path)] = frame.height

@@ -6,9 +6,12 @@ Unreadable lines become :class:`Unreadable` entries, never exceptions.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+CHUNK_LINES = 1000
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,25 @@ def read_export(path: Path) -> ReadFile:
     return ReadFile(path, size, _read_jsonl(path.read_bytes()))
 
 
+def iter_export(path: Path, chunk_lines: int = CHUNK_LINES) -> Iterator[list[tuple[int, dict[str, Any] | Unreadable]]]:
+    """The rows of :func:`read_export` in chunks of about ``chunk_lines`` lines, parsed as they are
+    asked for (so the caller can hand one chunk to polars while the next one is parsed)."""
+    if path.suffix.lower() == ".parquet":
+        yield _read_parquet(path)
+        return
+    lines = path.read_bytes().split(b"\n")
+    for start in range(0, len(lines), chunk_lines):
+        yield _parse_lines(lines[start : start + chunk_lines], start + 1)
+
+
 def _read_jsonl(data: bytes) -> list[tuple[int, dict[str, Any] | Unreadable]]:
+    return _parse_lines(data.split(b"\n"), 1)
+
+
+def _parse_lines(lines: list[bytes], first: int) -> list[tuple[int, dict[str, Any] | Unreadable]]:
     out: list[tuple[int, dict[str, Any] | Unreadable]] = []
     loads = json.loads
-    for i, raw in enumerate(data.split(b"\n"), 1):
+    for i, raw in enumerate(lines, first):
         if not raw.strip():
             continue
         try:

@@ -62,8 +62,13 @@ def ensure_columns(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 class Workspace:
-    def __init__(self, frame: pl.DataFrame) -> None:
+    def __init__(self, frame: pl.DataFrame, *, norm: pl.Series | None = None) -> None:
+        """``norm``: the normalised text when already computed, in ``line`` order."""
         self.frame = ensure_columns(frame).sort(LINE, nulls_last=True)
+        if norm is not None:
+            if len(norm) != self.frame.height:
+                raise ValueError(f"norm has {len(norm)} values for {self.frame.height} rows")
+            self.__dict__["norm"] = norm.alias("norm")  # fills the cached property
         self._groupings: list[Any] = []  # per-position component arrays (numpy or polars)
         self._near: dict[tuple[Any, ...], np.ndarray] = {}
 
