@@ -151,3 +151,26 @@ def test_config_errors_are_clear_and_come_before_any_output(tmp_path):
     with pytest.raises(ConfigError, match="unknown option 'bogus' for export target openai-rft"):
         curate.run(curate.load_config({**base, "export": {"out": "out", "options": {"bogus": 1}}}, base_dir=tmp_path))
     assert not (tmp_path / "out").exists()
+
+
+def test_user_hooks_run_at_stage_boundaries_and_can_gate(tmp_path):
+    from curate.errors import GateFailed
+    from curate.pipeline import Pipeline
+
+    shutil.copytree(EXAMPLE, tmp_path / "ex", ignore=shutil.ignore_patterns("out"))
+    pipeline = Pipeline.from_file(tmp_path / "ex" / "pipeline.yaml")
+    seen = []
+    pipeline.add_hook("after_load", lambda e: seen.append((e.stage, e.state["frame"].height)))
+    pipeline.add_hook("after_split", lambda e: seen.append((e.stage, {k: f.height for k, f in e.state["splits"].items()})))
+
+    def gate(event):
+        seen.append((event.stage, event.state["manifest"]["counts"]["train"]))
+        raise GateFailed("too few training rows for this team's taste")
+
+    pipeline.add_hook("after_export", gate)
+    with pytest.raises(GateFailed, match="taste"):
+        pipeline.run()
+    assert seen == [("after_load", 300), ("after_split", {"train": 100, "valid": 50}), ("after_export", 100)]
+    assert (tmp_path / "ex" / "out" / "manifest.json").exists()  # outputs are kept on a no-go
+    with pytest.raises(ValueError, match="unknown stage 'before_lunch'"):
+        pipeline.add_hook("before_lunch", gate)
