@@ -144,3 +144,15 @@ def test_ids_default_to_line_numbers(tmp_path):
     path = write_lines(tmp_path / "raw.jsonl", ['{"t":{"en":"x"},"y":["1"]}', '{"t":{"en":"y"},"y":["2"]}'])
     loaded = load_records(spec(path, id=None))
     assert loaded.frame["id"].to_list() == ["line-1", "line-2"]
+
+
+def test_suspect_rows_are_re_read_from_their_raw_line_on_every_path(tmp_path):
+    rows = ['{"k":"a","t":{"en":"fine"},"y":["1"]}', '{"k":"b","t":{"en":12},"y":["2"]}',
+            '{"k":"c","t":{"en":"[not, a list]"},"y":["3"]}']
+    clean = write_lines(tmp_path / "clean.jsonl", rows)  # no blank line: lazy line index
+    blank = write_lines(tmp_path / "blank.jsonl", [rows[0], "", rows[1], "", rows[2]])  # empty lines only
+    for path, lines in ((clean, [1, 2, 3]), (blank, [1, 3, 5])):
+        loaded = load_records(spec(path))
+        assert loaded.input_rows == 3
+        assert loaded.frame.select("line", "text").rows() == [(lines[0], "fine"), (lines[2], "[not, a list]")]
+        assert loaded.findings.select("line", "rule", "field").rows() == [(lines[1], "wrong_type", "t.en")]

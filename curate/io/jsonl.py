@@ -47,22 +47,50 @@ def line_starts(path: Path) -> np.ndarray:
     return out[out < size] if size else out[:0]
 
 
+def count_lines(path: Path) -> int:
+    """Lines in the file, blank ones included (a trailing newline opens no new line)."""
+    count, last = 0, b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK_BYTES):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (1 if last not in (b"", b"\n") else 0)
+
+
 def read_jsonl(path: Path) -> Decoded:
     """Decode a JSON Lines file; malformed lines become ``malformed_json``/``invalid_utf8`` findings."""
-    starts = line_starts(path)
-    size = path.stat().st_size
-    ends = np.append(starts[1:], size)
-    content_len = ends - starts - _newline_bytes(path, ends)
-    nonblank = np.flatnonzero(content_len > 0)
     try:
         frame = pl.read_ndjson(path, infer_schema_length=None)
     except (pl.exceptions.PolarsError, ValueError):
         frame = None
-    if frame is not None and frame.height == nonblank.size:
-        lines = pl.Series(LINE_COL, nonblank + 1, dtype=pl.Int64)
-        frame = frame.with_columns(lines) if LINE_COL not in frame.columns else frame.rename({LINE_COL: "line_"}).with_columns(lines)
-        return Decoded(frame.select(LINE_COL, pl.exclude(LINE_COL)), empty_findings(), int(nonblank.size), _reader(path, starts, ends))
+    if frame is not None and frame.height == count_lines(path):  # no blank lines: row i is line i+1
+        return Decoded(_with_lines(frame, np.arange(1, frame.height + 1)), empty_findings(), frame.height,
+                       _lazy_reader(path))
+    starts = line_starts(path)
+    ends = np.append(starts[1:], path.stat().st_size)
+    nonblank = np.flatnonzero(ends - starts - _newline_bytes(path, ends) > 0)
+    if frame is not None and frame.height == nonblank.size:  # blank lines, but every other line decoded
+        return Decoded(_with_lines(frame, nonblank + 1), empty_findings(), int(nonblank.size), _reader(path, starts, ends))
     return _read_carefully(path, starts, ends)
+
+
+def _with_lines(frame: pl.DataFrame, lines: np.ndarray) -> pl.DataFrame:
+    if LINE_COL in frame.columns:
+        frame = frame.rename({LINE_COL: f"{LINE_COL}_"})
+    return frame.with_columns(pl.Series(LINE_COL, lines, dtype=pl.Int64)).select(LINE_COL, pl.exclude(LINE_COL))
+
+
+def _lazy_reader(path: Path) -> Callable[[Sequence[int]], dict[int, str]]:
+    """Raw-line access that builds the line index only if a row ever needs re-reading."""
+    cache: list[Callable[[Sequence[int]], dict[int, str]]] = []
+
+    def raw_lines(lines: Sequence[int]) -> dict[int, str]:
+        if not cache:
+            starts = line_starts(path)
+            cache.append(_reader(path, starts, np.append(starts[1:], path.stat().st_size)))
+        return cache[0](lines)
+
+    return raw_lines
 
 
 def read_json_array(path: Path) -> Decoded:
