@@ -42,9 +42,20 @@ def iter_export(path: Path, chunk_lines: int = CHUNK_LINES) -> Iterator[list[tup
     if path.suffix.lower() == ".parquet":
         yield _read_parquet(path)
         return
-    lines = path.read_bytes().split(b"\n")
-    for start in range(0, len(lines), chunk_lines):
-        yield _parse_lines(lines[start : start + chunk_lines], start + 1)
+    data = path.read_bytes()
+    pos, first, find = 0, 1, data.find
+    while True:  # split one chunk at a time, so splitting overlaps with the caller's work too
+        stop = pos - 1
+        for _ in range(chunk_lines):
+            stop = find(b"\n", stop + 1)
+            if stop < 0:
+                break
+        if stop < 0:
+            yield _parse_lines(data[pos:].split(b"\n"), first)
+            return
+        lines = data[pos:stop].split(b"\n")
+        yield _parse_lines(lines, first)
+        pos, first = stop + 1, first + len(lines)
 
 
 def _read_jsonl(data: bytes) -> list[tuple[int, dict[str, Any] | Unreadable]]:

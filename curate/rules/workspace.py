@@ -33,10 +33,12 @@ def normalised_text(texts: pl.Series) -> pl.Series:
     ['full width text', '']
     """
     texts = texts.fill_null("")
-    needs = texts.str.contains(_NFKC_STABLE)
-    if needs.any():
-        idx = needs.arg_true()
-        texts = texts.scatter(idx, texts.gather(idx).str.normalize("NFKC"))
+    # ASCII texts (as many bytes as characters) are NFKC-stable: search only the others
+    wide = (texts.str.len_bytes() != texts.str.len_chars()).arg_true()
+    if len(wide):
+        idx = wide.filter(texts.gather(wide).str.contains(_NFKC_STABLE))
+        if len(idx):
+            texts = texts.scatter(idx, texts.gather(idx).str.normalize("NFKC"))
     # single spaces are by far the most common whitespace: leave them, rewrite only runs and others
     return texts.str.to_lowercase().str.replace_all(r"\s{2,}|[^\S ]", " ").str.strip_chars()
 
