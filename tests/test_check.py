@@ -166,3 +166,47 @@ def test_cli_command_and_module_share_one_path(export):
     assert f"{path}:2: duplicate: same text and labels as line 1" in module.stdout
     bad_pack = subprocess.run([sys.executable, "-m", "curate.check", str(path), "--rules", "nope"], capture_output=True, text=True)
     assert bad_pack.returncode == 2 and "unknown rule pack 'nope'" in bad_pack.stderr
+
+
+def test_chunked_reading_matches_reading_the_whole_file(tmp_path):
+    from curate.check.read import _read_jsonl, iter_export
+
+    pieces = ['{"a": 1}', "", "   ", "[1]", "{bad", '{"b": "x"}', '{"c": [1, 2]}']
+    for tail in ("", "\n", "\n\n"):
+        data = "\n".join(pieces * 3) + tail
+        path = tmp_path / "x.jsonl"
+        path.write_text(data)
+        whole = _read_jsonl(data.encode())
+        for size in (1, 2, 5, 7, 30, 10**6):
+            assert [row for chunk in iter_export(path, size) for row in chunk] == whole, (tail, size)
+
+
+def test_findings_do_not_depend_on_the_chunk_size(export, monkeypatch):
+    import curate.check.read as read
+
+    train, valid, rows = export
+    mixed = [rows[0], rows[0], '{"messages": [', {**rows[2], "reference_answer": []}, *rows[3:150]]
+    path = write_jsonl(train.parent / "chunks_train.jsonl", mixed)
+    default = check_files([path, valid]).findings
+    monkeypatch.setattr(read, "CHUNK_BYTES", 700)
+    small = check_files([path, valid]).findings
+    assert small.equals(default) and default.height >= 3
+
+
+def test_console_script_runs_check_without_typer(export):
+    train, _, rows = export
+    path = write_jsonl(train.parent / "fast_train.jsonl", [rows[0], rows[0]])
+    code = (
+        "import sys\n"
+        f"sys.argv = ['curate', 'check', {str(path)!r}, '--rules', 'default', '--no-warnings']\n"
+        "from curate.cli import main\n"
+        "try:\n    main()\n"
+        "except SystemExit as exc:\n    print('typer loaded:', 'typer' in sys.modules, 'exit:', exc.code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.splitlines() == [f"{path}:2: duplicate: same text and labels as line 1", "typer loaded: False exit: 1"]
+    # anything else (help, usage errors) still goes through typer
+    from curate.cli import plain_check
+
+    assert plain_check(["check", str(path), "--near", "--quiet", "--rules=strict"])
+    assert not any(plain_check(a) for a in (["check"], ["check", "--help"], ["check", "x", "--rules"], ["check", "x", "-v"], ["run", "x"]))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CHUNK_LINES = 1000
+CHUNK_BYTES = 4 << 20  # bytes of lines parsed per chunk by iter_export
 
 
 @dataclass(frozen=True)
@@ -36,20 +36,18 @@ def read_export(path: Path) -> ReadFile:
     return ReadFile(path, size, _read_jsonl(path.read_bytes()))
 
 
-def iter_export(path: Path, chunk_lines: int = CHUNK_LINES) -> Iterator[list[tuple[int, dict[str, Any] | Unreadable]]]:
-    """The rows of :func:`read_export` in chunks of about ``chunk_lines`` lines, parsed as they are
-    asked for (so the caller can hand one chunk to polars while the next one is parsed)."""
+def iter_export(path: Path, chunk_bytes: int | None = None) -> Iterator[list[tuple[int, dict[str, Any] | Unreadable]]]:
+    """The rows of :func:`read_export` in chunks of whole lines of about ``chunk_bytes`` bytes
+    (default :data:`CHUNK_BYTES`), parsed as they are asked for, so the caller can hand one chunk
+    to polars while the next one is parsed. Parquet files come as one chunk."""
+    size = max(1, chunk_bytes or CHUNK_BYTES)
     if path.suffix.lower() == ".parquet":
         yield _read_parquet(path)
         return
     data = path.read_bytes()
-    pos, first, find = 0, 1, data.find
+    pos, first = 0, 1
     while True:  # split one chunk at a time, so splitting overlaps with the caller's work too
-        stop = pos - 1
-        for _ in range(chunk_lines):
-            stop = find(b"\n", stop + 1)
-            if stop < 0:
-                break
+        stop = data.find(b"\n", pos + size - 1)  # the chunk ends at the first newline after size bytes
         if stop < 0:
             yield _parse_lines(data[pos:].split(b"\n"), first)
             return
