@@ -169,8 +169,8 @@ def _row_work(frame: pl.DataFrame, rules: list, context: Any) -> pl.DataFrame:
 def check_file(path: Path, rules: list, *, response_format: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], pl.DataFrame, pl.DataFrame]:
     """Format findings (dicts), rule findings (frame) and ``line, id, norm`` of the file's rows.
 
-    The file is parsed in chunks; while Python parses one chunk, a second thread runs the row
-    rules and the text normalisation of the previous one in polars (which releases the GIL).
+    The file is parsed in chunks; while Python parses one chunk, two worker threads run the row
+    rules and the text normalisation of the earlier ones in polars (which releases the GIL).
     Dataset rules then run once over all rows.
     """
     from curate.rules import RuleContext
