@@ -21,6 +21,11 @@ class InvalidUtf8(StageRule):
     message = "line is not valid UTF-8"
 
 
+class MalformedCsv(StageRule):
+    name = "malformed_csv"
+    message = "CSV row has a different number of fields than the header"
+
+
 class WrongType(StageRule):
     name = "wrong_type"
     message = "a mapped field has the wrong type"
