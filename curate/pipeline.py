@@ -43,7 +43,7 @@ from curate.select import balance as balance_stage
 from curate.select import split as split_stage
 from curate.vocab import Vocabulary, identity_labels
 
-DEFAULT_VALIDATION = {"validation": 0.2, "max_validation": 1000}
+DEFAULT_VALIDATION = 0.2  # share of the pool, when split.validation is not given
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,6 @@ def run(config: str | Path | Mapping[str, Any] | PipelineConfig, **overrides: An
         config = load_config(config, overrides={k.replace("__", "."): v for k, v in overrides.items()})
     return Pipeline(config).run()
 
-
-run_pipeline = Pipeline.run
 
 
 class _Run:
@@ -221,7 +219,7 @@ class _Run:
     def _split_mapping(self) -> dict[str, Any]:
         mapping = dict(self.cfg.split)
         if "validation" not in mapping:
-            mapping["validation"] = DEFAULT_VALIDATION["validation"]
+            mapping["validation"] = DEFAULT_VALIDATION
         return mapping
 
     def _select(self, pool: pl.DataFrame, opts: dict[str, Any] | None) -> tuple[pl.DataFrame, pl.DataFrame, dict]:

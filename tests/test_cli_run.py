@@ -42,3 +42,19 @@ def test_bad_option_uses_the_one_error_template(tmp_path):
     done = curate("run", str(tmp_path / "p.yaml"))
     assert done.returncode == 2
     assert "The 'size' parameter of balance must be an int in the range [1, inf). Got 0 instead." in done.stderr
+
+
+def test_seed_option_seeds_the_stages_the_pipeline_has(tmp_path):
+    shutil.copytree(ROOT / "examples" / "eurlex", tmp_path / "ex", ignore=shutil.ignore_patterns("out"))
+    done = curate("run", str(tmp_path / "ex" / "pipeline.yaml"), "--seed", "11", "-q")
+    assert done.returncode == 0, done.stderr
+    config = json.loads((tmp_path / "ex" / "out" / "manifest.json").read_text())["config"]
+    assert config["split"]["seed"] == 11 and config["balance"]["seed"] == 11
+    (tmp_path / "raw.jsonl").write_text("".join(
+        json.dumps({"id": f"r{i}", "text": f"document number {i} about topic {i % 3}", "labels": [f"t{i % 3}"]}) + "\n"
+        for i in range(30)))
+    (tmp_path / "p.yaml").write_text("source: {path: raw.jsonl}\nrules: []\nsplit: {validation: 6}\nexport: {out: out}\n")
+    done = curate("run", str(tmp_path / "p.yaml"), "--seed", "5", "-q")
+    assert done.returncode == 0, done.stderr
+    config = json.loads((tmp_path / "out" / "manifest.json").read_text())["config"]
+    assert config["split"]["seed"] == 5 and "balance" not in config

@@ -31,14 +31,13 @@ def run_command(
         overrides["export.out"] = str(out.resolve())
     if target is not None:
         overrides["export.target"] = target
-    if seed is not None:
-        overrides["split.seed"] = seed
-        overrides["balance.seed"] = seed
     err = console()
     try:
         pipeline_obj = Pipeline.from_file(pipeline, overrides)
-        if pipeline_obj.config.balance is None:
-            overrides.pop("balance.seed", None)
+        if seed is not None:  # seeds every seeded stage the pipeline has
+            overrides["split.seed"] = seed
+            if pipeline_obj.config.balance is not None:
+                overrides["balance.seed"] = seed
             pipeline_obj = Pipeline.from_file(pipeline, overrides)
         if not quiet:
             pipeline_obj.progress = lambda message: err.print(f"[dim]•[/dim] {message}")

@@ -16,7 +16,7 @@ from curate.export._chat import COMMON_PARAMS, dumps
 from curate.export.base import ExportBundle
 from curate.export.openai_rft import OpenAIRFT
 from curate.frame import concat_findings
-from curate.options import Param, parse_options
+from curate.options import Param
 
 PARAMS = (
     *COMMON_PARAMS,
@@ -33,7 +33,7 @@ class AzureRFT(OpenAIRFT):
     allowed_roles = ("developer", "user", "assistant", "tool")
 
     def write(self, bundle: ExportBundle, folder: Path) -> list[str]:
-        opts = parse_options(f"export target {self.name}", bundle.options, PARAMS)
+        opts = self.check_options(bundle.options)
         names = super().write(bundle, folder)
         reinforcement = {"grader": bundle.grader, "response_format": bundle.response_format}
         job = {
@@ -50,5 +50,5 @@ class AzureRFT(OpenAIRFT):
         return [*names, "azure_job.json"]
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
-        parse_options(f"export target {self.name}", bundle.options, PARAMS)
+        self.check_options(bundle.options)
         return concat_findings([super().lint(bundle)])

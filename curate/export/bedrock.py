@@ -23,7 +23,6 @@ from curate.export._reward import reward_module
 from curate.export.base import SPLIT_FILES, ExportBundle
 from curate.export.openai_rft import OpenAIRFT, write_jsonl
 from curate.frame import concat_findings
-from curate.options import parse_options
 
 MIN_TRAIN_ROWS = 100
 LAMBDA_FILE = "bedrock_reward_lambda.py"
@@ -42,7 +41,7 @@ class BedrockRFT(OpenAIRFT):
     limits: dict[str, int] = {}
 
     def write(self, bundle: ExportBundle, folder: Path) -> list[str]:
-        parse_options(f"export target {self.name}", bundle.options, COMMON_PARAMS)
+        self.check_options(bundle.options)
         converted = bundle_with_roles(bundle, {"developer": "system"})
         names = []
         for split, frame in converted.splits.items():
@@ -56,7 +55,7 @@ class BedrockRFT(OpenAIRFT):
         return [*names, write_response_format(bundle, folder)]
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
-        parse_options(f"export target {self.name}", bundle.options, COMMON_PARAMS)
+        self.check_options(bundle.options)
         parts = [super().lint(bundle_with_roles(bundle, {"developer": "system"}))]
         train = bundle.splits.get("train")
         if train is not None and train.height < MIN_TRAIN_ROWS:

@@ -28,7 +28,7 @@ from curate.export._chat import (
 from curate.export.base import ExportBundle
 from curate.export.openai_rft import OpenAIRFT, write_jsonl
 from curate.frame import ERROR, concat_findings, findings_for
-from curate.options import Param, parse_options
+from curate.options import Param
 
 PARAMS = (
     *COMMON_PARAMS,
@@ -68,7 +68,7 @@ class OpenAIEvals(OpenAIRFT):
     limits: dict[str, int] = {}
 
     def _opts(self, bundle: ExportBundle) -> dict[str, Any]:
-        return parse_options(f"export target {self.name}", bundle.options, PARAMS)
+        return self.check_options(bundle.options)
 
     def write(self, bundle: ExportBundle, folder: Path) -> list[str]:
         opts = self._opts(bundle)

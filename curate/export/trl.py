@@ -33,7 +33,7 @@ from curate.export._reward import reward_module
 from curate.export.base import ExportBundle
 from curate.export.openai_rft import OpenAIRFT
 from curate.frame import concat_findings
-from curate.options import Param, parse_options
+from curate.options import Param
 
 PARAMS = (*COMMON_PARAMS, Param("developer_role", str, "system", choices=("system", "developer")))
 RESERVED = ("prompt", "prompts", "completion", "completions", "completion_ids", "completions_ids",
@@ -69,7 +69,7 @@ class TRLGRPO(OpenAIRFT):
     limits: dict[str, int] = {}
 
     def _converted(self, bundle: ExportBundle) -> ExportBundle:
-        opts = parse_options(f"export target {self.name}", bundle.options, PARAMS)
+        opts = self.check_options(bundle.options)
         if (
             opts["developer_role"] == "developer"
         ):  # the user's chat template knows developer messages

@@ -21,7 +21,7 @@ from curate.export._reward import reward_module
 from curate.export.base import ExportBundle
 from curate.export.openai_rft import OpenAIRFT
 from curate.frame import concat_findings
-from curate.options import Param, parse_options
+from curate.options import Param
 
 PARAMS = (
     *COMMON_PARAMS,
@@ -47,7 +47,7 @@ class Verl(OpenAIRFT):
     limits: dict[str, int] = {}
 
     def _opts(self, bundle: ExportBundle) -> dict:
-        return parse_options(f"export target {self.name}", bundle.options, PARAMS)
+        return self.check_options(bundle.options)
 
     def frames(self, bundle: ExportBundle) -> dict[str, pl.DataFrame]:
         """The verl rows of each split."""
