@@ -37,12 +37,15 @@ from curate.frame import (
     empty_findings,
     findings_for,
 )
-from curate.io import jsonl, tabular
+from curate.io import jsonl, read_schema, tabular
 from curate.io.source import SourceSpec
 
 # A decoded JSON string that may have been a number, boolean, object or array before polars
 # coerced a mixed-type column to strings: such rows are re-checked against their raw line.
 _MAYBE_COERCED = r"^(?:-?\d[\d.eE+-]*|true|false|null|\{[\s\S]*\}|\[[\s\S]*\])$"
+# An id or a label that may have been a boolean or a non-integer number (integers are accepted).
+_NOT_INTEGER = r"true|false|-?\d+(?:\.\d+|(?:\.\d+)?[eE][+-]?\d+)"
+_SEP = "\x1f"
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def load_records(spec: SourceSpec) -> Loaded:
     tabular.check_readable(spec.path)
     raw_lines = None
     if spec.format == "jsonl":
-        decoded = jsonl.read_jsonl(spec.path)
+        decoded = _read_jsonl(spec)
         frame, findings, input_rows, raw_lines = decoded.frame, decoded.findings, decoded.input_rows, decoded.raw_lines
     elif spec.format == "json":
         decoded = jsonl.read_json_array(spec.path)
@@ -79,6 +82,18 @@ def load_records(spec: SourceSpec) -> Loaded:
     return Loaded(records, concat_findings([f for f in (findings, type_findings) if f is not None]), input_rows)
 
 
+def _read_jsonl(spec: SourceSpec) -> jsonl.Decoded:
+    """Read only the mapped fields with an explicit schema; fall back to full schema inference."""
+    schema = read_schema.mapping_schema(spec, read_schema.sample_schema(spec.path) if spec.passthrough else None)
+    if schema is not None:
+        decoded = jsonl.read_jsonl(spec.path, schema)
+        if decoded is not None and read_schema.mapped_paths_present(decoded.frame, spec):
+            return decoded
+    decoded = jsonl.read_jsonl(spec.path)
+    assert decoded is not None
+    return decoded
+
+
 def map_fields(
     frame: pl.DataFrame,
     spec: SourceSpec,
@@ -87,7 +102,7 @@ def map_fields(
     """Resolve the mapped paths, check types row by row, and return (records, findings)."""
     problems: list[pl.DataFrame] = []
     if raw_lines is not None:
-        frame, found = _decode_mixed_columns(frame, spec)
+        frame, found = _decode_mixed_columns(frame, spec, raw_lines)
         problems.append(found)
     exprs = {name: _path_expr(frame, path, spec) for name, path in spec.field_paths.items()}
     picked = frame.select(pl.col(LINE), *(e.alias(n) for n, e in exprs.items()))
@@ -122,12 +137,14 @@ def _tidy(findings: pl.DataFrame, picked: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _decode_mixed_columns(frame: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _decode_mixed_columns(
+    frame: pl.DataFrame, spec: SourceSpec, raw_lines: Callable[[Sequence[int]], dict[int, str]]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Undo polars' coercion of mixed-type JSON columns to strings, for the columns we map.
 
     When one row holds an object (or a list) and another a string, polars keeps the column as
     strings with the objects as JSON text. Rows holding JSON text of the expected kind are decoded
-    again; the others are reported as ``wrong_type``.
+    again; the others are reported as ``wrong_type``, naming the type their raw line holds.
     """
     found: list[pl.DataFrame] = []
     wanted: dict[str, tuple[str, str]] = {}  # column -> (kind, mapping path)
@@ -144,19 +161,39 @@ def _decode_mixed_columns(frame: pl.DataFrame, spec: SourceSpec) -> tuple[pl.Dat
         is_json = pl.col(column).str.starts_with(opener)
         if not frame.select(is_json.any()).item():
             continue
+        mask = frame.select(is_json.fill_null(False)).to_series()
+        try:
+            values = _decode_json_text(frame[column], mask)
+        except (pl.exceptions.PolarsError, ValueError):  # some strings merely start like JSON
+            mask = mask & pl.Series([_is_json(v) for v in frame[column].to_list()])
+            values = _decode_json_text(frame[column], mask)
+        is_json = pl.lit(mask)
+        updates.append(values.alias(column))
         kind = "an object" if opener == "{" else "a list of label ids"
         what = f"field {column!r} must be {kind}" + (f" (to reach {path!r})" if opener == "{" else "")
         bad = frame.filter(pl.col(column).is_not_null() & ~is_json)
+        raw = raw_lines(bad[LINE].to_list())
+        got = pl.Series([_json_type(json.loads(raw[line]).get(column)) for line in bad[LINE]], dtype=pl.String)
         found.append(findings_for(bad.with_columns(pl.lit(None, dtype=pl.String).alias(ID)), rule="wrong_type",
-                                  severity=ERROR, field=column, message=f"{what}; got a string",
+                                  severity=ERROR, field=column, message=pl.format("{}; got {}", pl.lit(what), pl.lit(got)),
                                   value=pl.col(column).str.slice(0, 80)))
-        source = pl.when(is_json).then(pl.col(column)).otherwise(pl.lit("null"))
-        wrapped = frame.select(pl.format('{{"v":{}}}', source)).to_series().str.join("\n").item()
-        values = pl.read_ndjson(io.BytesIO(wrapped.encode()), infer_schema_length=None)["v"]
-        updates.append(values.alias(column))
     if updates:
         frame = frame.with_columns(updates)
     return frame, concat_findings(found)
+
+
+def _decode_json_text(column: pl.Series, mask: pl.Series) -> pl.Series:
+    """Decode the JSON text of the rows in ``mask`` (null elsewhere) with full type inference."""
+    source = pl.when(mask).then(column).otherwise(pl.lit("null"))
+    wrapped = pl.select(pl.format('{{"v":{}}}', source)).to_series().str.join("\n").item()
+    return pl.read_ndjson(io.BytesIO(wrapped.encode()), infer_schema_length=None)["v"]
+
+
+def _is_json(text: str | None) -> bool:
+    try:
+        return text is not None and (json.loads(text) is not None)
+    except json.JSONDecodeError:
+        return False
 
 
 def _path_expr(frame: pl.DataFrame, path: str, spec: SourceSpec) -> pl.Expr:
@@ -246,12 +283,13 @@ def _recheck_coerced(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Re-read rows whose values polars may have coerced from another JSON type."""
     suspect = pl.col(TEXT).str.contains(_MAYBE_COERCED)
-    if spec.labels_sep is None:
-        suspect = suspect | pl.col(LABELS).list.eval(pl.element().str.contains(r"^[\[{]")).list.any()
+    if spec.labels_sep is None:  # one flat regex over the joined list instead of a per-element eval
+        joined = pl.col(LABELS).list.join(_SEP)
+        suspect = suspect | joined.str.contains(f"(?:^|{_SEP})(?:[\\[{{]|(?:{_NOT_INTEGER})(?:{_SEP}|$))")
     else:
         suspect = suspect | pl.col(LABELS).is_not_null()  # a list would have been joined: check the raw type
     if spec.id is not None:
-        suspect = suspect | pl.col(ID).str.contains(r"^[\[{]|^(true|false)$")
+        suspect = suspect | pl.col(ID).str.contains(f"^(?:[\\[{{]|(?:{_NOT_INTEGER})$)")
     lines = frame.filter(suspect.fill_null(False))[LINE].to_list()
     if not lines:
         return frame, empty_findings()
