@@ -101,6 +101,15 @@ def test_unsorted_or_repeated_label_names_are_caught():
     assert set(validate(dup, "records")["message"]) >= {"records schema: line fails field_uniqueness"}
 
 
+def test_sorted_unique_and_not_blank_checks_flag_exactly_the_bad_rows():
+    names = [["a", "b"], ["b", "a"], ["a", "a"], ["a"], ["c", "b", "d"], ["x", "y", "z"]]
+    texts = ["ok", "ok", "ok", "\u00a0\u2003\t ", "ok", " x "]
+    frame = pl.DataFrame({"line": range(1, 7), "id": [None] * 6, "text": texts,
+                          "labels": [["1"]] * 6, "label_names": names}, schema_overrides={"id": pl.String})
+    found = validate(frame, "curated").select("line", "field").rows()
+    assert found == [(2, "label_names"), (3, "label_names"), (4, "text"), (5, "label_names")]
+
+
 def test_dtype_parser_and_unknown_stage():
     assert parse_dtype("List(String)") == pl.List(pl.String)
     assert parse_dtype("Struct(a=Int64, b=List(String))") == pl.Struct({"a": pl.Int64, "b": pl.List(pl.String)})
