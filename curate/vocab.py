@@ -27,8 +27,6 @@ from curate.errors import VocabularyError
 from curate.frame import ERROR, LABEL_NAMES, LABELS, LINE, WARN, concat_findings, findings_for
 from curate.options import Param, parse_options
 
-_SEP = "\x1f"  # joins a label's several target names inside one replace_strict value
-
 PARAMS = (
     Param("vocabulary", str),
     Param("id", str, "id"),
@@ -94,25 +92,44 @@ class Vocabulary:
         return sorted({n for i in ids for n in self.targets.get(i, ())})
 
     def map_frame(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Add ``label_names``; report ``unknown_label`` per unknown id and ``no_labels`` rows."""
-        keys = pl.Series(list(self.targets), dtype=pl.String)
-        joined = pl.Series([_SEP.join(v) for v in self.targets.values()], dtype=pl.String)
+        """Add ``label_names``; report ``unknown_label`` per unknown id and ``no_labels`` rows.
+
+        One flat pass over every (row, label id): ids become integer codes of their target names
+        (several for a roll-up to several top-level ancestors), ``row * classes + code`` sorts and
+        de-duplicates each row's names at once, and the lists are rebuilt from offsets.
+        """
+        ids = list(self.targets)
+        code_of = {name: i for i, name in enumerate(self.class_names)}
+        per_id = [sorted(code_of[n] for n in self.targets[i]) for i in ids]
+        counts = np.fromiter((len(c) for c in per_id), dtype=np.int64, count=len(ids))
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        all_codes = np.fromiter((c for cs in per_id for c in cs), dtype=np.int64, count=int(counts.sum()))
+
         lengths = frame[LABELS].list.len().fill_null(0).to_numpy()
         flat = pl.DataFrame({
             "_row": np.repeat(np.arange(frame.height, dtype=np.int64), lengths),
             "_id": frame.select(pl.col(LABELS).list.explode(keep_nulls=False, empty_as_null=False)).to_series(),
-        }).with_columns(pl.col("_id").replace_strict(keys, joined, default=None).alias("_names"))
+        }).with_columns(pl.col("_id").replace_strict(pl.Series(ids, dtype=pl.String),
+                                                     pl.Series(np.arange(len(ids), dtype=np.int64)), default=None)
+                        .alias("_ix"))
         unknown = (
-            flat.filter(pl.col("_names").is_null() & pl.col("_id").is_not_null())
+            flat.filter(pl.col("_ix").is_null() & pl.col("_id").is_not_null())
             .join(frame.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"), LINE, "id"), on="_row")
         )
-        names = flat.select("_row", "_names").drop_nulls()
-        if any(len(v) > 1 for v in self.targets.values()):
-            names = names.with_columns(pl.col("_names").str.split(_SEP)).explode("_names")
-        names = names.sort(["_row", "_names"])  # then drop repeats within a row: faster than unique()
-        names = names.filter((pl.col("_row") != pl.col("_row").shift()) | (pl.col("_names") != pl.col("_names").shift())
-                             | pl.int_range(pl.len()).eq(0))
-        out = frame.with_columns(lists_from_rows(names["_row"], names["_names"], frame.height).alias(LABEL_NAMES))
+        known = flat.select("_row", "_ix").drop_nulls()
+        rows, ix = known["_row"].to_numpy(), known["_ix"].to_numpy()
+        fan = counts[ix]  # names per id occurrence (1 unless an id rolls up to several domains)
+        if fan.size and (fan != 1).any():
+            first = np.repeat(np.cumsum(fan) - fan, fan)
+            codes = all_codes[np.repeat(starts[ix], fan) + np.arange(int(fan.sum())) - first]
+            rows = np.repeat(rows, fan)
+        else:
+            codes = all_codes[starts[ix]]
+        width = max(len(self.class_names), 1)
+        keys = pl.Series(rows * width + codes).sort().to_numpy()
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if keys.size else keys
+        names = pl.Series(self.class_names, dtype=pl.String).gather(keys % width)
+        out = frame.with_columns(lists_from_rows(pl.Series(keys // width), names, frame.height).alias(LABEL_NAMES))
         return out, concat_findings([
             findings_for(unknown, rule="unknown_label", severity=WARN, field=LABELS, value=pl.col("_id"),
                          message=pl.format("label id '{}' is not in the vocabulary", pl.col("_id"))),
