@@ -393,3 +393,16 @@ def test_eurlex_example_exports_to_every_target(target, tmp_path):
         data = datasets.load_from_disk(str(tmp_path / target / "hf_dataset"))
         assert data["train"].num_rows == result.bundle.splits["train"].height
     sys.modules.pop("reward", None)
+
+
+def test_sorted_lists_equals_a_full_list_sort():
+    import random
+
+    from curate.export.bundle import sorted_lists
+
+    rng = random.Random(0)
+    data = [rng.sample("abcdefg", rng.randint(0, 5)) for _ in range(3000)] + [None, ["b", None, "a"], [], ["z"]]
+    column = pl.Series("names", data)
+    assert sorted_lists(column).to_list() == column.list.sort().to_list()
+    already = pl.Series([["a", "b"], ["c"], ["a", "b", "d"]])
+    assert sorted_lists(already) is already  # nothing to do: the column itself comes back
