@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,13 @@ from curate.export.response_format import response_format
 from curate.export.templates import check_template
 from curate.frame import ERROR, LABEL_NAMES, LINE, TEXT, concat_findings
 from curate.hooks import Hook, StageEvent, run_hooks
-from curate.io.atomic import TEMP_PREFIX, clean_stale_temps, move_into_place, write_text_atomic
+from curate.io.atomic import (
+    TEMP_PREFIX,
+    clean_stale_temps,
+    fsync_file,
+    move_into_place,
+    write_text_atomic,
+)
 from curate.io.load import load_records
 from curate.ledger import build_ledger, disposition_counts, rejected_rows, rule_counts
 from curate.manifest import build_manifest, dumps, label_counts, sha256_of
@@ -149,8 +156,8 @@ class _Run:
         labels.update({name: f.select(LABEL_NAMES) for name, f in splits.items()})
         del splits
         self._lint(target, bundle)
-        ledger = build_ledger(ids, findings, placed, input_rows)
-        manifest = self._write(target, bundle, ledger, findings, label_counts(labels), extra)
+        manifest, ledger = self._write(target, bundle, lambda: build_ledger(ids, findings, placed, input_rows),
+                                       findings, labels, extra)
         self.say(f"wrote {self.out}")
         result = RunResult(self.out, manifest, ledger, findings, bundle)
         self.event("after_export", manifest=manifest, ledger=ledger, findings=findings, bundle=bundle)
@@ -262,38 +269,49 @@ class _Run:
             more = f"\n  ... and {found.height - 10} more" if found.height > 10 else ""
             raise ExportError(f"export to {target.name} refused:\n" + "\n".join(lines) + more)
 
-    def _write(self, target: Any, bundle: ExportBundle, ledger: pl.DataFrame, findings: pl.DataFrame,
-               labels: dict, extra: dict) -> dict[str, Any]:
+    def _write(self, target: Any, bundle: ExportBundle, make_ledger: Callable[[], pl.DataFrame],
+               findings: pl.DataFrame, labels: dict[str, pl.DataFrame],
+               extra: dict) -> tuple[dict[str, Any], pl.DataFrame]:
+        """Stage every output, then move them into place with the manifest last.
+
+        The target's files (the large JSONL) are written, hashed and fsynced on a worker thread
+        while this thread builds and writes the ledger: polars, hashlib and fsync release the GIL.
+        """
         self.out.mkdir(parents=True, exist_ok=True)
         clean_stale_temps(self.out)
         stage = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX + "stage-", dir=self.out))
         try:
-            names = list(target.write(bundle, stage))
+            with ThreadPoolExecutor(max_workers=1) as worker:  # on an error here, exit waits for the worker
+                exported = worker.submit(_write_target, target, bundle, stage)
+                ledger = make_ledger()
+                ledger.write_parquet(stage / "ledger.parquet", statistics=False)
+                rejected_rows(ledger, findings).write_ndjson(stage / "rejected.jsonl")
+                files = {name: _digest(stage / name) for name in ("ledger.parquet", "rejected.jsonl")}
+                counts = label_counts(labels)
+                exported_files = exported.result()  # re-raises the worker's error, if any
+            files.update(exported_files)
             if bundle.grader is not None:
                 (stage / "grader.json").write_text(json.dumps(bundle.grader, indent=2, ensure_ascii=False) + "\n",
                                                    encoding="utf-8")
-                names.append("grader.json")
-            ledger.write_parquet(stage / "ledger.parquet", statistics=False)
-            rejected_rows(ledger, findings).write_ndjson(stage / "rejected.jsonl")
-            names += ["ledger.parquet", "rejected.jsonl"]
-            files = {name: _digest(stage / name) for name in names}
+                files["grader.json"] = _digest(stage / "grader.json")
             manifest = build_manifest(
                 input_rows=ledger.height, counts=disposition_counts(ledger), rules=rule_counts(findings),
-                seed=self._seed(), config=self.cfg.resolved, files=files, labels=labels, extra=extra,
+                seed=self._seed(), config=self.cfg.resolved, files=files, labels=counts, extra=extra,
             )
-            report = render_report(manifest, findings, labels)
+            report = render_report(manifest, findings, counts)
             (stage / "report.html").write_text(report, encoding="utf-8")
             manifest["files"]["report.html"] = _digest(stage / "report.html")
             manifest["files"] = dict(sorted(manifest["files"].items()))
             # The manifest vouches for the files beside it: remove it before replacing any of them,
             # and write it last, so a killed run never leaves a manifest over a mixed set.
             (self.out / "manifest.json").unlink(missing_ok=True)
-            for name in [*names, "report.html"]:
-                move_into_place(stage / name, self.out / name)
+            for name in [*exported_files, "grader.json", "ledger.parquet", "rejected.jsonl", "report.html"]:
+                if name in manifest["files"]:
+                    move_into_place(stage / name, self.out / name)
             write_text_atomic(self.out / "manifest.json", dumps(manifest))
         finally:
             shutil.rmtree(stage, ignore_errors=True)
-        return manifest
+        return manifest, ledger
 
     def _seed(self) -> int | None:
         return self.cfg.split.get("seed", (self.cfg.balance or {}).get("seed"))
@@ -320,6 +338,16 @@ def _boundary(frame: pl.DataFrame, stage: str, *, fatal: bool = False, what: str
             f"({first['field']}: {first['message']}); please report this"
         )
     return found
+
+
+def _write_target(target: Any, bundle: ExportBundle, stage: Path) -> dict[str, str]:
+    """The target's files written into ``stage``, each hashed and flushed to disk: name -> sha256."""
+    files = {}
+    for name in target.write(bundle, stage):
+        files[name] = _digest(stage / name)
+        if (stage / name).is_file():
+            fsync_file(stage / name)
+    return files
 
 
 def _digest(path: Path) -> str:
