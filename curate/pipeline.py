@@ -240,8 +240,12 @@ class _Run:
 
     @staticmethod
     def _groups(chosen: pl.DataFrame, groups: pl.DataFrame) -> np.ndarray:
-        """Group id per chosen row: the rules' near-duplicate groups, else identical text."""
-        by_text = chosen.select(pl.col(TEXT).rank("dense").cast(pl.Int64).alias("_t"), LINE)
+        """Group id per chosen row: the rules' near-duplicate groups, else identical text.
+
+        Identical texts are found by a 64-bit hash (ranking the texts themselves sorts every
+        string); a collision could only keep two different texts on the same side of the split.
+        """
+        by_text = chosen.select(pl.col(TEXT).hash(seed=0).rank("dense").cast(pl.Int64).alias("_t"), LINE)
         joined = by_text.join(groups, on=LINE, how="left", maintain_order="left")
         offset = int(joined["_t"].max() or 0) + 1
         return joined.select(pl.coalesce(pl.col("group") + offset, pl.col("_t"))).to_series().to_numpy()
