@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import polars as pl
 
 from curate.errors import LedgerError
@@ -39,38 +40,50 @@ def build_ledger(
         pl.col("rule").unique().sort().alias("reasons"),
         (pl.col("severity") == ERROR).any().alias("_rejected"),
     )
-    split_of = pl.concat(
-        [pl.DataFrame({LINE: lines.cast(pl.Int64)}).with_columns(pl.lit(name).alias("_split"))
-         for name, lines in placed.items()]
-        or [pl.DataFrame(schema={LINE: pl.Int64, "_split": pl.String})]
-    )
+    split = _split_codes(rows[LINE].to_numpy(), placed)
+    names = pl.Series(["unused", *placed], dtype=pl.String)
     ledger = (
-        rows.join(reasons, on=LINE, how="left")
-        .join(split_of, on=LINE, how="left")
-        .with_columns(
+        rows.join(reasons, on=LINE, how="left", maintain_order="left")
+        .with_columns(pl.Series("_split", split))
+    )
+    wrong = ledger.filter(pl.col("_rejected").fill_null(False) & (pl.col("_split") > 0))
+    if wrong.height:
+        raise LedgerError(f"line {wrong[LINE][0]} was rejected but also placed in a split")
+    ledger = (
+        ledger.with_columns(
             pl.when(pl.col("_rejected").fill_null(False)).then(pl.lit("rejected"))
-            .otherwise(pl.col("_split").fill_null("unused")).alias("disposition"),
+            .otherwise(names.gather(split)).alias("disposition"),
             pl.col("reasons").fill_null(pl.lit([], dtype=pl.List(pl.String))),
         )
         .select(list(LEDGER_SCHEMA))
         .cast(LEDGER_SCHEMA)
     )
-    check_ledger(ledger, input_rows, split_of)
+    check_ledger(ledger, input_rows)
     return ledger
 
 
-def check_ledger(ledger: pl.DataFrame, input_rows: int, split_of: pl.DataFrame | None = None) -> None:
+def _split_codes(lines: np.ndarray, placed: Mapping[str, pl.Series]) -> np.ndarray:
+    """Per ledger row: 0 if in no split, else 1 + the index of its split in ``placed``."""
+    chunks = [s.cast(pl.Int64).to_numpy() for s in placed.values()]
+    every = np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
+    top = int(max(lines.max(initial=0), every.max(initial=0))) + 1
+    if every.size and np.bincount(every, minlength=top).max() > 1:
+        raise LedgerError("a row was placed in two splits")
+    code = np.zeros(top, dtype=np.int64)
+    for k, chunk in enumerate(chunks, start=1):
+        code[chunk] = k
+    split = code[lines]
+    if int((split > 0).sum()) != every.size:
+        raise LedgerError("a split holds a line that is not in the source")
+    return split
+
+
+def check_ledger(ledger: pl.DataFrame, input_rows: int) -> None:
     """Raise :class:`LedgerError` unless every input row is in the ledger exactly once."""
     if ledger.height != input_rows:
         raise LedgerError(f"the ledger has {ledger.height} rows but the source has {input_rows}")
     if ledger[LINE].n_unique() != ledger.height:
         raise LedgerError("a source line appears twice in the ledger")
-    if split_of is not None and split_of[LINE].n_unique() != split_of.height:
-        raise LedgerError("a row was placed in two splits")
-    if split_of is not None:
-        wrong = ledger.join(split_of, on=LINE).filter(pl.col("disposition") == "rejected")
-        if wrong.height:
-            raise LedgerError(f"line {wrong[LINE][0]} was rejected but also placed in a split")
 
 
 def disposition_counts(ledger: pl.DataFrame) -> dict[str, int]:
