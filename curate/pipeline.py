@@ -125,6 +125,7 @@ class _Run:
 
     def execute(self) -> RunResult:
         cfg = self.cfg
+        _preload("pandera.polars", "scipy.sparse")
         balance_opts = balance_stage.balance_options(cfg.balance, f"{cfg.where}balance: ") if cfg.balance else None
         split_opts = split_stage.split_options(self._split_mapping(), f"{cfg.where}split: ")
         target = get_target(cfg.export.target)
@@ -319,6 +320,25 @@ class _Run:
 
     def _seed(self) -> int | None:
         return self.cfg.split.get("seed", (self.cfg.balance or {}).get("seed"))
+
+
+def _preload(*modules: str) -> None:
+    """Import heavy modules on a background thread while the main thread reads the source.
+
+    The imports (pandera pulls in pandas) are Python work; reading is polars work without the
+    GIL, so the two overlap. Whoever needs a module first simply waits for its import to finish.
+    """
+    import importlib
+    import threading
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # reported where the module is really needed
+                pass
+
+    threading.Thread(target=load, name="curate-preload", daemon=True).start()
 
 
 def _without_errors(frame: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
