@@ -117,7 +117,10 @@ def map_fields(
     if raw_lines is not None:
         picked, found = _recheck_coerced(picked, spec, raw_lines)
         problems.append(found)
-    findings = _tidy(concat_findings(problems), picked)
+    findings = concat_findings(problems)
+    if findings.is_empty():
+        return picked.select(LINE, ID, TEXT, LABELS, *(name for name, _ in spec.passthrough)), findings
+    findings = _tidy(findings, picked)
     bad_lines = findings.filter(pl.col("severity") == ERROR)["line"].unique()
     records = picked.filter(~pl.col(LINE).is_in(bad_lines.implode()))
     passthrough = [name for name, _ in spec.passthrough]
