@@ -366,11 +366,17 @@ def _boundary(frame: pl.DataFrame, stage: str, *, fatal: bool = False, what: str
 
 def _write_target(target: Any, bundle: ExportBundle, stage: Path) -> dict[str, str]:
     """The target's files written into ``stage``, each hashed and flushed to disk: name -> sha256."""
+    import threading
+
     files = {}
     for name in target.write(bundle, stage):
-        files[name] = _digest(stage / name)
-        if (stage / name).is_file():
-            fsync_file(stage / name)
+        path = stage / name
+        flush = threading.Thread(target=fsync_file, args=(path,)) if path.is_file() else None
+        if flush is not None:
+            flush.start()  # the disk write-back and the hash (from the page cache) overlap
+        files[name] = _digest(path)
+        if flush is not None:
+            flush.join()
     return files
 
 
