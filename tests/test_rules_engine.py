@@ -212,3 +212,25 @@ def test_rule_registry_contains_the_issue_rules():
         "normalized_duplicate", "near_duplicate", "label_conflict", "no_labels", "unknown_label",
     } <= names
     assert all(isinstance(name, str) for name in names) and Rule.registry
+
+
+def test_first_in_group_equals_a_plain_group_minimum():
+    import random
+
+    from curate.rules.workspace import Workspace
+
+    rng = random.Random(3)
+    n = 2000
+    frame = pl.DataFrame({
+        "line": rng.sample(range(1, 10 * n), n), "id": [None] * n,
+        "text": [None if rng.random() < 0.05 else rng.choice(["a", "b", "A", "a "]) + str(rng.randint(0, 40)) for _ in range(n)],
+        "labels": [[rng.choice("xyz")] for _ in range(n)],
+    }, schema_overrides={"id": pl.String})
+    frame = frame.with_columns(pl.col("labels").alias("label_names"))
+    ws = Workspace(frame)
+    k = ws.keys_with_norm()
+    for by in (["exact"], ["exact", "labels"], ["norm", "labels"]):
+        expected = k.select(pl.col("line").min().over(by)).to_series()
+        assert ws.first_in_group(k, by).to_list() == expected.to_list()
+        positions = k.with_row_index("pos").select(pl.col("pos").min().over(by)).to_series().cast(pl.Int64)
+        assert ws.first_in_group(k, by, "pos").to_list() == positions.to_list()

@@ -12,25 +12,9 @@ from curate.export.base import ExportBundle
 from curate.export.messages import message_lists
 from curate.export.response_format import response_format
 from curate.export.templates import render_column, render_once
-from curate.frame import ID, LABEL_NAMES, LABELS, LINE
+from curate.frame import ID, LABEL_NAMES, LABELS, LINE, sorted_lists
 
 RESERVED_KEYS = ("messages", "tools", "reference_answer", "id")
-
-
-def sorted_lists(column: pl.Series) -> pl.Series:
-    """Every list sorted; only the lists out of order are sorted (``list.sort`` on all is slow).
-
-    >>> sorted_lists(pl.Series([["a", "b"], ["c", "a"], []])).to_list()
-    [['a', 'b'], ['a', 'c'], []]
-    """
-    frame = pl.DataFrame({"v": column}).with_row_index("row")
-    flat = frame.explode("v")
-    after_previous = (pl.col("row") == pl.col("row").shift(1)) & (pl.col("v") < pl.col("v").shift(1))
-    out_of_order = flat.filter(after_previous | pl.col("v").is_null())  # nulls sort first
-    if out_of_order.is_empty():
-        return column
-    fixed = frame.filter(pl.col("row").is_in(out_of_order["row"].implode())).with_columns(pl.col("v").list.sort())
-    return frame.update(fixed, on="row")["v"].alias(column.name)
 
 
 def build_bundle(

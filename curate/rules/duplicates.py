@@ -31,19 +31,14 @@ NEAR_PARAMS = (
 )
 
 
-def _position_groups(keys: pl.DataFrame, by: list[str]) -> pl.Series:
-    """Per row, the smallest position sharing the values of ``by``."""
-    return keys.select(by).with_row_index("pos").select(pl.col("pos").min().over(by))["pos"].cast(pl.Int64)
-
-
 class Duplicate(DatasetRule):
     name = "duplicate"
     message = "same text and labels as an earlier row"
 
     def evaluate(self, frame, context, ws):
         k = ws.keys
-        ws.add_grouping(_position_groups(k, ["exact"]))
-        hit = k.with_columns(pl.col("line").min().over("exact", "labels").alias("first")).filter(
+        ws.add_grouping(ws.first_in_group(k, ["exact"], "pos"))
+        hit = k.with_columns(ws.first_in_group(k, ["exact", "labels"]).alias("first")).filter(
             pl.col("line") != pl.col("first")
         )
         return findings_for(
@@ -58,10 +53,10 @@ class NormalizedDuplicate(DatasetRule):
 
     def evaluate(self, frame, context, ws):
         k = ws.keys_with_norm()
-        ws.add_grouping(_position_groups(k, ["norm"]))
+        ws.add_grouping(ws.first_in_group(k, ["norm"], "pos"))
         hit = k.with_columns(
-            pl.col("line").min().over("norm", "labels").alias("first"),
-            pl.col("line").min().over("exact", "labels").alias("exact_first"),
+            ws.first_in_group(k, ["norm", "labels"]).alias("first"),
+            ws.first_in_group(k, ["exact", "labels"]).alias("exact_first"),
         ).filter((pl.col("line") != pl.col("first")) & (pl.col("line") == pl.col("exact_first")))
         return findings_for(
             hit, rule=self.name, severity=self.severity, field=TEXT, value=pl.col("first"),
@@ -85,8 +80,8 @@ class NearDuplicate(DatasetRule):
         ws.add_grouping(comp)
         k = ws.keys_with_norm().with_columns(pl.Series("comp", comp, dtype=pl.Int64))
         hit = k.with_columns(
-            pl.col("line").min().over("comp", "labels").alias("first"),
-            pl.col("line").min().over("norm", "labels").alias("norm_first"),
+            ws.first_in_group(k, ["comp", "labels"]).alias("first"),
+            ws.first_in_group(k, ["norm", "labels"]).alias("norm_first"),
         ).filter((pl.col("line") != pl.col("first")) & (pl.col("line") == pl.col("norm_first")))
         return findings_for(
             hit, rule=self.name, severity=self.severity, field=TEXT, value=pl.col("first"),
@@ -120,10 +115,11 @@ class LabelConflict(DatasetRule):
         if self.match == "near":
             comp = ws.near_components(threshold=self.threshold, ngram=self.ngram, num_perm=self.num_perm, seed=self.seed)
         else:
-            comp = _position_groups(k, ["exact" if self.match == "exact" else "norm"])
+            comp = ws.first_in_group(k, ["exact" if self.match == "exact" else "norm"], "pos")
         ws.add_grouping(comp)
         k = k.with_columns(pl.Series("comp", comp, dtype=pl.Int64))
-        k = k.filter(pl.col("labels") != "")  # rows without labels are no_labels' business
+        # only groups of two or more can conflict; rows without labels are no_labels' business
+        k = k.filter(pl.len().over("comp") > 1).filter(pl.col("labels") != "")
         k = k.with_columns(
             pl.col("labels").n_unique().over("comp").alias("sets"),
             pl.col("line").min().over("comp").alias("first"),

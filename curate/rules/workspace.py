@@ -7,17 +7,19 @@ rows register their grouping here; :meth:`Workspace.groups` merges them into the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from curate.frame import GROUPS_SCHEMA, ID, LABEL_NAMES, LABELS, LINE, TEXT
+from curate.frame import GROUPS_SCHEMA, ID, LABEL_NAMES, LABELS, LINE, TEXT, sorted_unique_lists
 
 if TYPE_CHECKING:  # numpy loads only when near-duplicates or groups are computed
     import numpy as np
 
 LABEL_SEP = "\x1f"
+_SHARED_KEYS = ("exact", "labels", "norm")  # identical in every frame derived from the workspace
 
 
 # characters NFKC leaves alone (ASCII, precomposed Latin-1 letters, basic Greek and Cyrillic letters,
@@ -81,18 +83,41 @@ class Workspace:
     @cached_property
     def keys(self) -> pl.DataFrame:
         """``line``, ``id``, ``exact`` (text), ``labels`` (label key), ``shown_labels``."""
-        return self.frame.select(
-            pl.col(LINE),
-            pl.col(ID),
-            pl.col(TEXT).fill_null("").alias("exact"),
-            pl.col(LABEL_NAMES)
-            .fill_null([])
-            .list.sort()
-            .list.unique(maintain_order=True)
-            .list.join(LABEL_SEP)
-            .alias("labels"),
-            pl.col(LABEL_NAMES).fill_null([]).list.sort().list.join(", ").alias("shown_labels"),
+        names = sorted_unique_lists(self.frame[LABEL_NAMES].fill_null([]))
+        return self.frame.select(pl.col(LINE), pl.col(ID), pl.col(TEXT).fill_null("").alias("exact")).with_columns(
+            names.list.join(LABEL_SEP).alias("labels"),
+            names.list.join(", ").alias("shown_labels"),
         )
+
+    def first_in_group(self, frame: pl.DataFrame, by: Sequence[str], value: str = LINE) -> pl.Series:
+        """Per row of ``frame`` (row-aligned with :attr:`frame`), the smallest ``value`` among the rows
+        with equal ``by`` columns; ``value="pos"`` means the row position.
+
+        Exact, and fast when few keys repeat: 64-bit hashes of the key columns only pick the rows
+        whose key may repeat, and just those are grouped on the keys themselves.
+        """
+        values = pl.Series("pos", range(frame.height), dtype=pl.Int64) if value == "pos" else frame[value]
+        if frame.height < 2:
+            return values
+        key_hash = None
+        for seed, name in enumerate(by):
+            part = self._column_hash(frame, name, seed)
+            key_hash = part if key_hash is None else key_hash ^ part
+        assert key_hash is not None
+        maybe = key_hash.is_duplicated().arg_true()
+        if maybe.len() == 0:
+            return values
+        sub = frame.select(*by).gather(maybe).with_columns(values.gather(maybe).alias("_value"))
+        return values.scatter(maybe, sub.select(pl.col("_value").min().over(by)).to_series())
+
+    def _column_hash(self, frame: pl.DataFrame, name: str, seed: int) -> pl.Series:
+        """64-bit hash of a key column; the workspace's own key columns are hashed once."""
+        if name not in _SHARED_KEYS:
+            return frame[name].hash(seed=seed)
+        cache = self.__dict__.setdefault("_hashes", {})
+        if (name, seed) not in cache:
+            cache[(name, seed)] = frame[name].hash(seed=seed)
+        return cache[(name, seed)]
 
     @cached_property
     def norm(self) -> pl.Series:
@@ -118,12 +143,7 @@ class Workspace:
             self._near[key] = np.zeros(0, dtype=np.int64)
             return self._near[key]
         # one representative (smallest position) per distinct normalised text
-        rep = (
-            keys.select(pl.col("norm"))
-            .with_row_index("pos")
-            .with_columns(pl.col("pos").min().over("norm").alias("rep"))
-        )
-        rep_pos = rep["rep"].cast(pl.Int64).to_numpy()
+        rep_pos = self.first_in_group(keys, ["norm"], "pos").to_numpy()
         uniq = np.flatnonzero(rep_pos == np.arange(n))
         texts = keys["norm"].gather(uniq)
         non_empty = (texts.str.len_chars() > 0).to_numpy()
