@@ -158,6 +158,11 @@ class RowRule(Rule):
         """Boolean expression, true when the row is fine. Null counts as passing."""
         raise NotImplementedError
 
+    def candidates(self, context: RuleContext) -> str | None:
+        """A regex every failing row's text matches, or None. Rows whose text does not match pass
+        without evaluating :meth:`passes`; the engine scans once for all such patterns together."""
+        return None
+
     def check(self, frame: pl.DataFrame, context: RuleContext | None = None) -> pl.Series:
         """``passes`` evaluated on ``frame`` (helper stages included): True where the row is fine.
 

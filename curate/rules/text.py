@@ -34,7 +34,7 @@ class EmptyText(RowRule):
     message = "text is empty or whitespace only"
 
     def passes(self, context):
-        return pl.col(TEXT).fill_null("").str.strip_chars().str.len_chars() > 0
+        return pl.col(TEXT).fill_null("").str.contains(r"\S")  # \S: not Unicode White_Space, as strip_chars
 
 
 class MinChars(RowRule):
@@ -102,6 +102,9 @@ class Mojibake(RowRule):
     def passes(self, context):
         return pl.col(TEXT).str.count_matches(MOJIBAKE_PATTERN) < self.min_hits
 
+    def candidates(self, context):
+        return MOJIBAKE_PATTERN  # min_hits >= 1: a failing text matches at least once
+
     def value(self, context):
         return pl.col(TEXT).str.extract(f"(.{{0,12}}(?:{MOJIBAKE_PATTERN}).{{0,12}})", 1)
 
@@ -112,6 +115,9 @@ class ControlChars(RowRule):
 
     def passes(self, context):
         return ~pl.col(TEXT).str.contains(CONTROL_PATTERN)
+
+    def candidates(self, context):
+        return CONTROL_PATTERN
 
     def value(self, context):
         first = pl.col(TEXT).str.extract(f"({CONTROL_PATTERN})", 1)
