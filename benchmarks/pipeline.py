@@ -7,10 +7,14 @@ vocabulary mapping the ids to names), then runs, each in a fresh subprocess:
 - the curate pipeline on the same file (load, map labels, rules, split, export, ledger, report).
 
 Prints both wall times and peak RSS, and the ratios (targets: time within 3x the floor, peak
-memory under 3x the input file size).
+memory under 3x the input file size). By default the pipeline runs twice: without rules, and with
+the ``minimal`` pack (empty and broken text, exact duplicates, conflicting labels on identical
+input: the checks the spine's first version ran). The ``default`` pack adds MinHash
+near-duplicates, whose cost grows with the corpus (``benchmarks/rules.py`` measures it).
 
-    python benchmarks/pipeline.py            # 1,000,000 records
-    python benchmarks/pipeline.py --quick    # 20,000 records, seconds
+    python benchmarks/pipeline.py                    # 1,000,000 records, rules none and minimal
+    python benchmarks/pipeline.py --rules default    # with near-duplicates (minutes at 1M)
+    python benchmarks/pipeline.py --quick            # 20,000 records, seconds
 """
 
 from __future__ import annotations
@@ -98,11 +102,13 @@ def measure(code: str, *args: str) -> tuple[float, float]:
     return wall, peak_kib / 1024
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="20,000 rows")
-    parser.add_argument("--rules", default="default", help="rule pack for the pipeline ('none' for no rules)")
+    parser.add_argument("--rules", default="none,minimal",
+                        help="comma-separated rule packs to run the pipeline with ('none' for no rules)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each command; the fastest counts")
     parser.add_argument("--work", type=Path, default=WORK)
     args = parser.parse_args(argv)
     rows = 20_000 if args.quick else args.rows
@@ -113,24 +119,27 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"generating {rows:,} records ...", flush=True)
         generate(raw, rows)
     size_mib = raw.stat().st_size / 2**20
-    config = write_config(folder, [] if args.rules == "none" else [args.rules])
-    floor_s, floor_mib = measure(FLOOR, str(raw), str(folder / "floor.jsonl"))
-    run_s, run_mib = measure(PIPELINE, str(config))
-    manifest = json.loads((folder / "out" / "manifest.json").read_text())
-    result = {
-        "rows": rows, "input_mib": round(size_mib, 1),
-        "floor_s": round(floor_s, 2), "floor_peak_mib": round(floor_mib),
-        "pipeline_s": round(run_s, 2), "pipeline_peak_mib": round(run_mib),
-        "time_ratio": round(run_s / floor_s, 2), "memory_ratio_to_input": round(run_mib / size_mib, 2),
-        "counts": manifest["counts"],
-    }
-    print(f"rows {rows:,}  input {size_mib:,.0f} MiB  rules: {args.rules}")
-    print(f"{'':22}{'wall s':>10}{'peak MiB':>12}")
-    print(f"{'I/O floor (polars)':22}{floor_s:>10.2f}{floor_mib:>12.0f}")
-    print(f"{'curate pipeline':22}{run_s:>10.2f}{run_mib:>12.0f}")
-    print(f"time ratio {run_s / floor_s:.2f}x (target <= 3)   peak memory / input size {run_mib / size_mib:.2f}x (target < 3)")
-    print("counts", manifest["counts"])
-    return result
+    print(f"rows {rows:,}  input {size_mib:,.0f} MiB  (fastest of {args.repeat}; floor measured next to each run)")
+    print(f"{'':28}{'wall s':>9}{'peak MiB':>10}{'time ratio':>12}{'peak/input':>12}")
+    results = []
+    for pack in args.rules.split(","):
+        config = write_config(folder, [] if pack == "none" else [pack])
+        floor = min(measure(FLOOR, str(raw), str(folder / "floor.jsonl")) for _ in range(args.repeat))
+        run = min(measure(PIPELINE, str(config)) for _ in range(args.repeat))
+        manifest = json.loads((folder / "out" / "manifest.json").read_text())
+        result = {
+            "rules": pack, "rows": rows, "input_mib": round(size_mib, 1),
+            "floor_s": round(floor[0], 2), "floor_peak_mib": round(floor[1]),
+            "pipeline_s": round(run[0], 2), "pipeline_peak_mib": round(run[1]),
+            "time_ratio": round(run[0] / floor[0], 2), "memory_ratio_to_input": round(run[1] / size_mib, 2),
+            "counts": manifest["counts"],
+        }
+        results.append(result)
+        print(f"{'I/O floor (polars)':28}{floor[0]:>9.2f}{floor[1]:>10.0f}")
+        print(f"{'curate, rules: ' + pack:28}{run[0]:>9.2f}{run[1]:>10.0f}"
+              f"{result['time_ratio']:>11.2f}x{result['memory_ratio_to_input']:>11.2f}x")
+    print("targets: time ratio <= 3x, peak memory / input size < 3x")
+    return results
 
 
 if __name__ == "__main__":
