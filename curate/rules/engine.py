@@ -97,8 +97,10 @@ def run_rules(
     groups: bool = True,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(findings, groups)`` of the enabled ``rules`` on ``frame`` (or on a prepared workspace)."""
-    ws = ws or Workspace(frame)
     enabled = [r for r in rules if r.enabled]
+    if not enabled and ws is None:
+        return empty_findings(), pl.DataFrame(schema=GROUPS_SCHEMA)
+    ws = ws or Workspace(frame)
     row = [r for r in enabled if isinstance(r, RowRule)]
     parts = [row_findings(ws, row, context)]
     for rule in enabled:

@@ -68,7 +68,9 @@ def ensure_columns(frame: pl.DataFrame) -> pl.DataFrame:
 class Workspace:
     def __init__(self, frame: pl.DataFrame, *, norm: pl.Series | None = None) -> None:
         """``norm``: the normalised text when already computed, in ``line`` order."""
-        self.frame = ensure_columns(frame).sort(LINE, nulls_last=True)
+        frame = ensure_columns(frame)
+        # loaders give rows in line order: sorting (a gather of every column) is then skipped
+        self.frame = frame if frame[LINE].is_sorted() and not frame[LINE].has_nulls() else frame.sort(LINE, nulls_last=True)
         if norm is not None:
             if len(norm) != self.frame.height:
                 raise ValueError(f"norm has {len(norm)} values for {self.frame.height} rows")
