@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from curate.select.labels import LabelMatrix, as_csr, label_matrix, pair_matrix
+from curate.select.labels import LabelMatrix, as_csr, canonical, label_matrix, pair_fold_counts
 
 FOLD_NAMES = ("train", "valid")
 
@@ -56,7 +56,11 @@ def distribution(x: sp.csr_matrix, assignment: np.ndarray, k: int) -> float:
 
     Columns absent from the data are skipped; a fold made only of positives counts its odds as S/1.
     """
-    counts = _fold_counts(x, assignment, k)
+    return _distribution(_fold_counts(x, assignment, k), assignment, k)
+
+
+def _distribution(counts: np.ndarray, assignment: np.ndarray, k: int) -> float:
+    """:func:`distribution` from the k x C fold counts."""
     total = counts.sum(axis=0)
     keep = total > 0
     if not keep.any():
@@ -68,8 +72,8 @@ def distribution(x: sp.csr_matrix, assignment: np.ndarray, k: int) -> float:
     return float(np.abs(fold_odds - data_odds[None, :]).mean(axis=0).mean())
 
 
-def _zeros(x: sp.csr_matrix, assignment: np.ndarray, k: int) -> tuple[int, int]:
-    counts = _fold_counts(x, assignment, k)
+def _zeros(counts: np.ndarray) -> tuple[int, int]:
+    """(folds missing some present column, (fold, column) pairs with no positive) of k x C counts."""
     present = counts.sum(axis=0) > 0
     empty = (counts[:, present] == 0)
     return int(empty.any(axis=1).sum()), int(empty.sum())
@@ -83,16 +87,18 @@ def split_quality(labels, assignment: np.ndarray, wanted=None, fold_names=None) 
     sizes (default: the actual sizes, so ED = 0).
     """
     lm = _matrix(labels)
-    x = as_csr(lm.csr)
+    x = canonical(lm.csr)
     assignment = np.asarray(assignment, dtype=np.int64)
     k = max(int(assignment.max()) + 1 if len(assignment) else 0, 2)
     names = list(fold_names) if fold_names else (list(FOLD_NAMES) if k == 2 else [f"fold{i}" for i in range(k)])
     sizes = np.bincount(assignment, minlength=k)
     wanted = sizes if wanted is None else np.asarray(wanted)
-    pairs, pair_ids = pair_matrix(x)
-    fz, flz = _zeros(x, assignment, k)
-    fzlp, flzlp = _zeros(pairs, assignment, k)
-    counts = _fold_counts(x, assignment, k).astype(np.int64)
+    label_counts = _fold_counts(x, assignment, k)
+    pair_counts, pair_ids = pair_fold_counts(x, assignment, k)
+    pair_counts = pair_counts.astype(np.float64)
+    fz, flz = _zeros(label_counts)
+    fzlp, flzlp = _zeros(pair_counts)
+    counts = label_counts.astype(np.int64)
     pool = counts.sum(axis=0)
     per_label = {
         name: {"pool": int(pool[i]), **{names[f]: int(counts[f, i]) for f in range(k)}}
@@ -100,8 +106,8 @@ def split_quality(labels, assignment: np.ndarray, wanted=None, fold_names=None) 
     }
     return {
         "rows": {names[f]: int(sizes[f]) for f in range(k)},
-        "LD": distribution(x, assignment, k),
-        "LPD": distribution(pairs, assignment, k),
+        "LD": _distribution(label_counts, assignment, k),
+        "LPD": _distribution(pair_counts, assignment, k),
         "ED": float(np.abs(sizes - wanted).mean()),
         "FZ": fz,
         "FLZ": flz,
