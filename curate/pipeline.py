@@ -46,8 +46,7 @@ from curate.manifest import build_manifest, dumps, label_counts, sha256_of
 from curate.report.html import render_report
 from curate.rules import RuleContext, evaluate_rules, restate_findings
 from curate.schemas import validate as validate_schema
-from curate.select import balance as balance_stage
-from curate.select import split as split_stage
+from curate.select.options import balance_options, split_options
 from curate.vocab import Vocabulary, identity_labels
 
 DEFAULT_VALIDATION = 0.2  # share of the pool, when split.validation is not given
@@ -125,9 +124,9 @@ class _Run:
 
     def execute(self) -> RunResult:
         cfg = self.cfg
-        _preload("pandera.polars", "scipy.sparse")
-        balance_opts = balance_stage.balance_options(cfg.balance, f"{cfg.where}balance: ") if cfg.balance else None
-        split_opts = split_stage.split_options(self._split_mapping(), f"{cfg.where}split: ")
+        _preload("pandera.polars", "curate.select.split", "curate.select.balance")
+        balance_opts = balance_options(cfg.balance, f"{cfg.where}balance: ") if cfg.balance else None
+        split_opts = split_options(self._split_mapping(), f"{cfg.where}split: ")
         target = get_target(cfg.export.target)
         target.check_options(cfg.export.options)
         self._check_templates()
@@ -201,6 +200,9 @@ class _Run:
     def _place(self, pool: pl.DataFrame, balance_opts: dict[str, Any] | None, split_opts: dict[str, Any],
                groups: pl.DataFrame, labels: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], dict]:
         """Balance (optional), split train/validation, and draw the production validation set."""
+        from curate.select import balance as balance_stage
+        from curate.select import split as split_stage
+
         self.say(f"selecting and splitting {pool.height} clean rows")
         chosen, unused, extra = self._select(pool, balance_opts)
         if balance_opts:
@@ -233,6 +235,8 @@ class _Run:
     def _select(self, pool: pl.DataFrame, opts: dict[str, Any] | None) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
         if opts is None:
             return pool, pool.clear(), {}
+        from curate.select import balance as balance_stage
+
         result = balance_stage.select_balanced(pool[LABEL_NAMES], opts)
         mask = np.zeros(pool.height, dtype=bool)
         mask[result.indices] = True

@@ -7,17 +7,28 @@
   the algorithms; :mod:`curate.select.labels` — the label matrix and :class:`SelectionError`.
 """
 
-from curate.errors import SelectionError
-from curate.select.balance import BalanceResult, balance_options, select_balanced, select_natural
-from curate.select.quality import evenness, split_quality
-from curate.select.split import (
-    TRAIN,
-    VALID,
-    SplitResult,
-    kfold_assign,
-    split_options,
-    split_train_valid,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# names -> the submodule defining them; loaded on first use (the algorithms pull in scipy)
+_EXPORTS = {
+    "SelectionError": "curate.errors",
+    "BalanceResult": "curate.select.balance", "select_balanced": "curate.select.balance",
+    "select_natural": "curate.select.balance",
+    "balance_options": "curate.select.options", "split_options": "curate.select.options",
+    "evenness": "curate.select.quality", "split_quality": "curate.select.quality",
+    "TRAIN": "curate.select.split", "VALID": "curate.select.split", "SplitResult": "curate.select.split",
+    "kfold_assign": "curate.select.split", "split_train_valid": "curate.select.split",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'curate.select' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
 
 __all__ = [
     "TRAIN",

@@ -26,21 +26,14 @@ import numpy as np
 import polars as pl
 
 from curate.errors import SelectionError
-from curate.options import Param, parse_options
 from curate.select.baseline import capped_baseline
 from curate.select.labels import LabelMatrix, label_matrix
+from curate.select.options import BALANCE_PARAMS, STRATEGIES, balance_options  # noqa: F401  (re-exported)
 from curate.select.quality import evenness_of_counts
 from curate.select.stratify import stratify
 from curate.select.uniform import even_select
 
-STRATEGIES = ("uniform", "natural")
-PARAMS = (
-    Param("size", int, low=1),
-    Param("strategy", str, "uniform", choices=STRATEGIES),
-    Param("cap", int, None, low=1, nullable=True),
-    Param("min_per_label", int, 0, low=0),
-    Param("seed", int, 0),
-)
+PARAMS = BALANCE_PARAMS
 
 
 @dataclass(frozen=True)
@@ -49,15 +42,6 @@ class BalanceResult:
 
     indices: np.ndarray
     stats: dict[str, Any]
-
-
-def balance_options(mapping: Mapping[str, Any] | None, where: str = "") -> dict[str, Any]:
-    """Check a ``balance:`` section.
-
-    >>> balance_options({"size": 150})["strategy"]
-    'uniform'
-    """
-    return parse_options("balance", mapping, PARAMS, where)
 
 
 def select_natural(labels, size: int, seed: int) -> np.ndarray:

@@ -29,7 +29,6 @@ import polars as pl
 import scipy.sparse as sp
 
 from curate.errors import ConfigError
-from curate.options import Param, parse_options
 from curate.select._skml import skml_assign
 from curate.select.labels import (
     LabelMatrix,
@@ -39,18 +38,12 @@ from curate.select.labels import (
     group_codes,
     label_matrix,
 )
+from curate.select.options import METHODS, SPLIT_PARAMS, split_options  # noqa: F401  (re-exported)
 from curate.select.quality import split_quality
 from curate.select.stratify import stratify
 
 TRAIN, VALID = 0, 1
-METHODS = ("curate", "skmultilearn")
-PARAMS = (
-    Param("validation", (int, float), low=0),
-    Param("seed", int, 0),
-    Param("order", int, 1, choices=(1, 2)),
-    Param("method", str, "curate", choices=METHODS),
-    Param("production", int, 0, low=0),
-)
+PARAMS = SPLIT_PARAMS
 
 
 @dataclass(frozen=True)
@@ -59,22 +52,6 @@ class SplitResult:
 
     assignment: np.ndarray
     quality: dict[str, Any]
-
-
-def split_options(mapping: Mapping[str, Any] | None, where: str = "") -> dict[str, Any]:
-    """Check a ``split:`` section; a float ``validation`` must be a fraction in (0, 1).
-
-    >>> split_options({"validation": 0.25})["order"]
-    1
-    """
-    out = parse_options("split", mapping, PARAMS, where)
-    v = out["validation"]
-    if isinstance(v, float) and not 0.0 < v < 1.0:
-        raise ConfigError(
-            f"{where}The 'validation' parameter of split must be an int number of rows or a float "
-            f"fraction in the range (0, 1). Got {v!r} instead."
-        )
-    return out
 
 
 def validation_rows(validation: int | float, n: int) -> int:
