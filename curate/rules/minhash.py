@@ -223,13 +223,24 @@ def near_duplicate_pairs(
     num_perm: int = 128,
     seed: int = 1,
     bands: tuple[int, int] | None = None,
+    sketches: dict[tuple[int, int, int], tuple[Shingles, np.ndarray]] | None = None,
 ) -> pl.DataFrame:
-    """Verified pairs ``(a, b, jaccard)`` of document indices with Jaccard >= ``threshold``."""
-    sh = shingle(texts, ngram=ngram, seed=seed)
+    """Verified pairs ``(a, b, jaccard)`` of document indices with Jaccard >= ``threshold``.
+
+    ``sketches`` caches shingles and signatures per ``(ngram, num_perm, seed)`` so that several
+    thresholds over the same texts (near_duplicate at 0.8, label_conflict at 0.9) sketch them once.
+    """
+    key = (ngram, num_perm, seed)
+    if sketches is not None and key in sketches:
+        sh, sig = sketches[key]
+    else:
+        sh = shingle(texts, ngram=ngram, seed=seed)
+        sig = signatures(sh, num_perm=num_perm, seed=seed) if sh.n_docs >= 2 and sh.hashes.size else None
+        if sketches is not None:
+            sketches[key] = (sh, sig)
     schema = {"a": pl.Int64, "b": pl.Int64, "jaccard": pl.Float64}
-    if sh.n_docs < 2 or sh.hashes.size == 0:
+    if sig is None:
         return pl.DataFrame(schema=schema)
-    sig = signatures(sh, num_perm=num_perm, seed=seed)
     b, r = bands or lsh_params(threshold, num_perm)
     active = np.bincount(sh.doc, minlength=sh.n_docs) > 0
     pairs = candidate_pairs(sig, b, r, active)

@@ -155,6 +155,7 @@ class Workspace:
             ngram=ngram,
             num_perm=num_perm,
             seed=seed,
+            sketches=self.__dict__.setdefault("_sketches", {}),
         )
         kept = uniq[non_empty]
         a = np.concatenate([np.arange(n), kept[pairs["a"].to_numpy()]]) if pairs.height else np.arange(n)
