@@ -36,6 +36,7 @@ from curate.hooks import Hook, StageEvent, run_hooks
 from curate.io.atomic import (
     TEMP_PREFIX,
     clean_stale_temps,
+    flushing,
     fsync_file,
     move_into_place,
     write_text_atomic,
@@ -373,7 +374,9 @@ def _write_target(target: Any, bundle: ExportBundle, stage: Path) -> dict[str, s
     import threading
 
     files = {}
-    for name in target.write(bundle, stage):
+    with flushing(stage):
+        names = target.write(bundle, stage)
+    for name in names:
         path = stage / name
         flush = threading.Thread(target=fsync_file, args=(path,)) if path.is_file() else None
         if flush is not None:
