@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,23 +33,15 @@ from typing import Any
 
 import polars as pl
 
-from curate.check.read import Unreadable, iter_export
-from curate.check.rft import (
-    FORMAT_RULES,
-    MAX_FILE_BYTES,
-    MAX_ROWS,
-    key_problems,
-    message_problems,
-    prompt_text,
-    reference_labels,
-)
-from curate.errors import ConfigError
-from curate.frame import ERROR, FINDINGS_SCHEMA, WARN, concat_findings
+from curate.check.file import FileCheck, check_file, file_role  # noqa: F401  (check_file: one file on its own)
+from curate.check.file import finding as _finding
+from curate.check.norm import complete_norm, with_ends
+from curate.check.rft import FORMAT_RULES
+from curate.frame import ERROR, FINDINGS_SCHEMA, WARN
 
 __all__ = ["CheckResult", "FORMAT_RULES", "check_files", "file_role", "format_findings", "main"]
 
 CHECK_SCHEMA = {"path": pl.String(), **FINDINGS_SCHEMA}
-REFERENCE_KEYS = ("reference_answer", "reference", "answer", "labels")
 
 
 @dataclass(frozen=True)
@@ -61,70 +52,6 @@ class CheckResult:
     @property
     def errors(self) -> int:
         return int((self.findings["severity"] == ERROR).sum())
-
-
-def file_role(path: Path) -> str | None:
-    """``"valid"``, ``"train"`` or None, from the file name.
-
-    >>> file_role(Path("out/valid_production.jsonl")), file_role(Path("train.parquet")), file_role(Path("x.jsonl"))
-    ('valid', 'train', None)
-    """
-    name = path.name.lower()
-    if "valid" in name or "val." in name or name.startswith("val_"):
-        return "valid"
-    if "train" in name:
-        return "train"
-    return None
-
-
-def _finding(path: Path, line: int, rule: str, message: str, value: str | None = None, severity: str | None = None, id_: str | None = None, field: str | None = None) -> dict[str, Any]:
-    return {
-        "path": str(path), "line": line, "id": id_, "rule": rule,
-        "severity": severity or FORMAT_RULES.get(rule, (ERROR, ""))[0],
-        "field": field, "value": None if value is None else str(value)[:80], "message": message,
-    }
-
-
-def _reference_key(rows: Sequence[tuple[int, Mapping[str, Any] | frozenset[str]]]) -> str | None:
-    for key in REFERENCE_KEYS:
-        if any(key in row for _, row in rows[:100]):
-            return key
-    return None
-
-
-def _response_format(path: Path, given: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if given is not None:
-        return dict(given)
-    candidate = path.parent / "response_format.json"
-    if candidate.is_file():
-        try:
-            data = json.loads(candidate.read_text(encoding="utf-8"))
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
-    return None
-
-
-def _row_frame(rows: list[tuple[int, dict[str, Any]]], ref_key: str | None) -> pl.DataFrame:
-    lines, ids, texts, joined = [], [], [], []
-    sep = "\x1f"
-    for line, row in rows:
-        lines.append(line)
-        rid = row.get("id")
-        ids.append(None if rid is None else str(rid))
-        texts.append(prompt_text(row))
-        labels = reference_labels(row, ref_key)
-        # building List(String) from Python lists is slow; join here, split in polars
-        joined.append(None if labels is None else ("\x1e" if not labels else sep.join(labels)))
-    frame = pl.DataFrame(
-        {"line": lines, "id": ids, "text": texts, "joined": joined},
-        schema={"line": pl.Int64, "id": pl.String, "text": pl.String, "joined": pl.String},
-    )
-    labels_expr = (
-        pl.when(pl.col("joined") == "\x1e").then(pl.lit([], dtype=pl.List(pl.String)))
-        .otherwise(pl.col("joined").str.split(sep))
-    )
-    return frame.select("line", "id", "text", labels_expr.alias("labels"), labels_expr.alias("label_names"))
 
 
 def _check_rules(rules: list, near: bool) -> list:
@@ -144,6 +71,17 @@ def _check_rules(rules: list, near: bool) -> list:
     return out
 
 
+def _groups_on_norm_only(rules: list) -> bool:
+    """True when every dataset rule is a built-in one that uses the normalised text only to group
+    rows (so rows whose normalised text no other row shares need none)."""
+    from curate.rules.base import DatasetRule
+    from curate.rules.duplicates import Duplicate, LabelConflict, NormalizedDuplicate
+    from curate.rules.ids import IdConflict
+
+    known = (Duplicate, NormalizedDuplicate, LabelConflict, IdConflict)
+    return all(type(r) in known and getattr(r, "match", None) != "near" for r in rules if isinstance(r, DatasetRule))
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while rows are parsed: the parsed rows are tens of
@@ -157,104 +95,23 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _row_work(frame: pl.DataFrame, rules: list, context: Any) -> pl.DataFrame:
-    """Row-rule findings of one chunk of rows (pure polars: runs off the GIL)."""
-    from curate.rules.base import RowRule
-    from curate.rules.engine import row_findings
-    from curate.rules.workspace import Workspace
-
-    return row_findings(Workspace(frame), [r for r in rules if isinstance(r, RowRule)], context)
-
-
-def check_file(path: Path, rules: list, *, response_format: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], pl.DataFrame, pl.DataFrame]:
-    """Format findings (dicts), rule findings (frame) and ``line, id, norm`` of the file's rows.
-
-    The file is parsed in chunks; while Python parses one chunk, two worker threads run the row
-    rules and the text normalisation of the earlier ones in polars (which releases the GIL).
-    Dataset rules then run once over all rows.
-    """
-    from curate.rules import RuleContext
-    from curate.rules.base import RowRule
-    from curate.rules.engine import run_rules
-    from curate.rules.labels import answer_constraints
-    from curate.rules.workspace import Workspace, normalised_text
-
-    found: list[dict[str, Any]] = []
-    role = file_role(path)
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        found.append(_finding(path, 0, "file_too_large", f"file is {size / 2**20:.0f} MB; the platform accepts at most 512 MB"))
-    rf = _response_format(path, response_format)
-    if rf:
-        try:
-            answer_constraints(rf)
-        except ConfigError:  # an unusable schema is the export's problem, not the rows'
-            rf = None
-    # answer_schema covers the label set here (the enum is the vocabulary of an exported file)
-    context = RuleContext(label_names=None, response_format=rf)
-    keys: list[tuple[int, frozenset[str]]] = []  # (line, key set) of every readable row
-    unframed: list[tuple[int, dict[str, Any]]] = []  # parsed rows not yet in a frame (then freed)
-    n_rows = 0
-    ref_key: str | None = None
-    frames: list[pl.DataFrame] = []
-    pending = []
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        chunks = iter_export(path)
-        chunk = next(chunks, None)
-        while chunk is not None:
-            n_rows += len(chunk)
-            for line, row in chunk:
-                if isinstance(row, Unreadable):
-                    found.append(_finding(path, line, row.rule, row.message, row.value))
-                    continue
-                unframed.append((line, row))
-                keys.append((line, frozenset(row)))
-                rid = None if row.get("id") is None else str(row.get("id"))
-                for rule, message, value in message_problems(row):
-                    found.append(_finding(path, line, rule, message, value, id_=rid, field="messages"))
-            chunk = next(chunks, None)
-            # the reference key comes from the first 100 readable rows: frame rows once it is known
-            if not frames and len(keys) < 100 and chunk is not None:
-                continue
-            if not frames:
-                ref_key = _reference_key(keys)
-            if unframed:
-                frame = _row_frame(unframed, ref_key)
-                unframed = []
-                frames.append(frame)
-                # chunks are in line order, so the text needs no sorting for normalisation
-                pending.append((pool.submit(_row_work, frame, rules, context), pool.submit(normalised_text, frame["text"])))
-        done = [(a.result(), b.result()) for a, b in pending]
-    if not n_rows:
-        found.append(_finding(path, 0, "empty_file", "file has no rows"))
-    if role in MAX_ROWS and n_rows > MAX_ROWS[role]:
-        found.append(_finding(path, 0, "too_many_rows", f"{n_rows} rows; {role} files accept at most {MAX_ROWS[role]:,}"))
-    for line, rule, message, value in key_problems(keys):
-        found.append(_finding(path, line, rule, message, value))
-    frame = pl.concat(frames) if frames else _row_frame([], ref_key)
-    # lines only grow through the file, so chunks concatenate in line order
-    frame = frame.with_columns(pl.col("line").set_sorted())
-    row_found = concat_findings([f for f, _ in done])
-    if frame["id"].null_count() == frame.height:  # ids are optional in RFT files: no noise when absent
-        row_found = row_found.filter(pl.col("rule") != "missing_id")
-    for line in frame.filter(pl.col("labels").list.len() == 0)["line"].to_list():
-        found.append(_finding(path, line, "no_labels", f"the reference answer {ref_key!r} is an empty list", field=ref_key))
-    norm = pl.concat([n for _, n in done]) if done else pl.Series("norm", [], dtype=pl.String)
-    ws = Workspace(frame, norm=norm)
-    dataset, _ = run_rules(frame, [r for r in rules if not isinstance(r, RowRule)], context, ws, groups=False)
-    findings = concat_findings([row_found, dataset])
-    keyed = ws.frame.select("line", "id").with_columns(ws.norm)  # reused by the overlap check
-    return found, findings.with_columns(pl.lit(str(path)).alias("path")), keyed
-
-
 def _overlap(train: list[tuple[Path, pl.DataFrame]], valid: list[tuple[Path, pl.DataFrame]], near: bool, threshold: float) -> list[dict[str, Any]]:
-    def keyed(path: Path, frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.select(pl.lit(str(path)).alias("path"), "line", "id", "norm").filter(pl.col("norm") != "")
+    def keyed(rows: list[tuple[Path, pl.DataFrame]]) -> pl.DataFrame:
+        return pl.concat([f.select(pl.lit(str(p)).alias("path"), "line", "id", "norm", "ends", "text") for p, f in rows])
 
     if not train or not valid:
         return []
-    t = pl.concat([keyed(p, f) for p, f in train])
-    v = pl.concat([keyed(p, f) for p, f in valid])
+    t, v = keyed(train), keyed(valid)
+    if t["norm"].has_nulls() or v["norm"].has_nulls():
+        # a validation row can share a training row's normalised text only if they share its ends:
+        # complete the normalised text of those rows (and of all training rows with such ends)
+        t, v = (f.with_columns(with_ends(f["norm"], f["ends"])) for f in (t, v))
+        v = v.filter(pl.col("ends").is_in(t["ends"].implode()))
+        t = t.filter(pl.col("ends").is_in(v["ends"].implode()))
+        t = t.with_columns(complete_norm(t["norm"], t["text"], pl.int_range(t.height, eager=True)))
+        v = v.with_columns(complete_norm(v["norm"], v["text"], pl.int_range(v.height, eager=True)))
+    t = t.select("path", "line", "id", "norm").filter(pl.col("norm") != "")
+    v = v.select("path", "line", "id", "norm").filter(pl.col("norm") != "")
     out = []
     first_t = t.group_by("norm", maintain_order=True).agg(pl.col("path").first(), pl.col("line").first())
     hits = v.join(first_t, on="norm", how="inner", suffix="_train").sort("path", "line")
@@ -296,25 +153,35 @@ def check_files(
     """Check exported RFT files (``.jsonl`` or ``.parquet``). Findings come back as one table."""
     from curate.rules import resolve_rules
 
-    rules = _check_rules(resolve_rules(packs, base_dir), near)
-    near_threshold = next((r.threshold for r in rules if r.name == "near_duplicate"), 0.8)
     records: list[dict[str, Any]] = []
     frames: list[pl.DataFrame] = []
     per_role: dict[str, list[tuple[Path, pl.DataFrame]]] = {"train": [], "valid": []}
     counts: dict[str, int] = {}
-    for raw in paths:
-        path = Path(raw)
-        if not path.is_file():
-            records.append(_finding(path, 0, "missing_file", "file does not exist", severity=ERROR))
-            continue
-        with _gc_paused():
-            found, findings, frame = check_file(path, rules, response_format=response_format)
-        records += found
-        frames.append(findings)
-        counts[str(path)] = frame.height
-        role = file_role(path)
-        if role:
-            per_role[role].append((path, frame))
+    with _gc_paused(), ThreadPoolExecutor(max_workers=2) as pool:
+        # files are read and their clean lines decoded while the rule pack is resolved
+        started = [FileCheck(Path(raw), pool) if Path(raw).is_file() else None for raw in paths]
+        try:
+            rules = _check_rules(resolve_rules(packs, base_dir), near)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        near_threshold = next((r.threshold for r in rules if r.name == "near_duplicate"), 0.8)
+        lazy_norm = not near and _groups_on_norm_only(rules)
+        for file in started:
+            if file is not None:  # the next file's rules run while this one's dataset rules do
+                file.submit(rules, response_format=response_format, lazy_norm=lazy_norm)
+        for raw, file in zip(paths, started, strict=True):
+            path = Path(raw)
+            if file is None:
+                records.append(_finding(path, 0, "missing_file", "file does not exist", severity=ERROR))
+                continue
+            found, findings, frame = file.finish()
+            records += found
+            frames.append(findings)
+            counts[str(path)] = frame.height
+            role = file_role(path)
+            if role:
+                per_role[role].append((path, frame))
     records += _overlap(per_role["train"], per_role["valid"], near, near_threshold)
     parts = [pl.DataFrame(records, schema=CHECK_SCHEMA)] if records else []
     parts += [f.select(list(CHECK_SCHEMA)).cast(CHECK_SCHEMA) for f in frames if f.height]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CHUNK_BYTES = 4 << 20  # bytes of lines parsed per chunk by iter_export
+CHUNK_BYTES = 32 << 20  # at most this many bytes of lines per chunk (iter_export, curate check)
 
 
 @dataclass(frozen=True)
@@ -40,20 +40,58 @@ def iter_export(path: Path, chunk_bytes: int | None = None) -> Iterator[list[tup
     """The rows of :func:`read_export` in chunks of whole lines of about ``chunk_bytes`` bytes
     (default :data:`CHUNK_BYTES`), parsed as they are asked for, so the caller can hand one chunk
     to polars while the next one is parsed. Parquet files come as one chunk."""
-    size = max(1, chunk_bytes or CHUNK_BYTES)
     if path.suffix.lower() == ".parquet":
         yield _read_parquet(path)
         return
-    data = path.read_bytes()
+    for first, lines in line_chunks(path.read_bytes(), chunk_bytes):
+        yield _parse_lines(lines, first)
+
+
+def line_chunks(data: bytes, chunk_bytes: int | None = None) -> Iterator[tuple[int, list[bytes]]]:
+    """``(first line number, lines)`` of ``data`` in chunks of whole lines of about ``chunk_bytes``
+    bytes (default :data:`CHUNK_BYTES`), split one chunk at a time.
+
+    >>> list(line_chunks(b'{"a": 1}\\n\\n[2]\\n', 3))
+    [(1, [b'{"a": 1}']), (2, [b'', b'[2]']), (4, [b''])]
+    """
+    for first, chunk in byte_chunks(data, chunk_bytes):
+        yield first, chunk.split(b"\n")
+
+
+def byte_chunks(data: bytes, chunk_bytes: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """``(first line number, bytes)`` of the chunks of :func:`line_chunks`, not yet split.
+
+    >>> list(byte_chunks(b'{"a": 1}\\n\\n[2]\\n', 3))
+    [(1, b'{"a": 1}'), (2, b'\\n[2]'), (4, b'')]
+    """
+    size = max(1, chunk_bytes or CHUNK_BYTES)
     pos, first = 0, 1
-    while True:  # split one chunk at a time, so splitting overlaps with the caller's work too
+    while True:
         stop = data.find(b"\n", pos + size - 1)  # the chunk ends at the first newline after size bytes
         if stop < 0:
-            yield _parse_lines(data[pos:].split(b"\n"), first)
+            yield first, data[pos:]
             return
-        lines = data[pos:stop].split(b"\n")
-        yield _parse_lines(lines, first)
-        pos, first = stop + 1, first + len(lines)
+        yield first, data[pos:stop]
+        first += data.count(b"\n", pos, stop) + 1
+        pos = stop + 1
+
+
+def peek_rows(data: bytes, want: int = 100) -> dict[int, dict[str, Any] | Unreadable]:
+    """The parsed lines from the start of ``data`` up to its ``want``-th readable row.
+
+    >>> peek_rows(b'{"a": 1}\\n\\n[2]\\n{"b": 2}\\n{"c": 3}\\n', 2)
+    {1: {'a': 1}, 3: Unreadable(rule='not_an_object', message='line is JSON but not an object', value='list'), 4: {'b': 2}}
+    """
+    out: dict[int, dict[str, Any] | Unreadable] = {}
+    readable, pos, line = 0, 0, 1
+    while readable < want and pos <= len(data):
+        stop = data.find(b"\n", pos)
+        stop = len(data) if stop < 0 else stop
+        for _, row in _parse_lines([data[pos:stop]], line):
+            out[line] = row
+            readable += not isinstance(row, Unreadable)
+        pos, line = stop + 1, line + 1
+    return out
 
 
 def _read_jsonl(data: bytes) -> list[tuple[int, dict[str, Any] | Unreadable]]:

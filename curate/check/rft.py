@@ -9,6 +9,7 @@ Per file: size and row-count limits.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from curate.frame import ERROR
@@ -91,16 +92,28 @@ def reference_labels(row: dict[str, Any], key: str | None) -> list[str] | None:
     return None
 
 
-def key_problems(rows: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, str, str, str | None]]:
-    """``(line, rule, message, value)`` for rows whose key set differs from the most common one."""
+def key_problems(rows: Sequence[tuple[int, Iterable[str]]], shared: Mapping[frozenset[str], Sequence[int]] | None = None) -> list[tuple[int, str, str, str | None]]:
+    """``(line, rule, message, value)`` for rows whose key set differs from the most common one,
+    in line order. ``rows`` are ``(line, row or key set)``; ``shared`` maps a key set to the lines
+    of further rows that all carry it (counted without a tuple per row).
+
+    >>> key_problems([(1, {"a": 1}), (3, {"b": 2})], {frozenset({"a"}): [2, 4]})
+    [(3, 'inconsistent_keys', 'row keys differ from the other rows: missing a; extra b', 'a, b')]
+    """
     sets = [(line, frozenset(row)) for line, row in rows]
-    if not sets:
+    counts = Counter(s for _, s in sets)
+    for keys, lines in (shared or {}).items():
+        counts[keys] += len(lines)
+    if not counts:
         return []
-    common, _ = max(Counter(s for _, s in sets).items(), key=lambda kv: (kv[1], -len(kv[0]), sorted(kv[0])))
+    common, _ = max(counts.items(), key=lambda kv: (kv[1], -len(kv[0]), sorted(kv[0])))
+    odd = [(line, keys) for line, keys in sets if keys != common]
+    extra = [(int(line), keys) for keys, lines in (shared or {}).items() if keys != common for line in lines]
+    if extra:
+        odd = sorted(odd + extra, key=lambda lk: lk[0])
     out = []
-    for line, keys in sets:
-        if keys != common:
-            missing, extra = sorted(common - keys), sorted(keys - common)
-            bits = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"extra {', '.join(extra)}"] if extra else [])
-            out.append((line, "inconsistent_keys", f"row keys differ from the other rows: {'; '.join(bits)}", ", ".join(missing + extra)))
+    for line, keys in odd:
+        missing, extra_keys = sorted(common - keys), sorted(keys - common)
+        bits = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"extra {', '.join(extra_keys)}"] if extra_keys else [])
+        out.append((line, "inconsistent_keys", f"row keys differ from the other rows: {'; '.join(bits)}", ", ".join(missing + extra_keys)))
     return out

@@ -10,6 +10,7 @@ through typer, so help and usage errors stay typer's.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -94,6 +95,10 @@ def main() -> None:
     if plain_check(argv):
         from curate.check import main as check_main
 
-        sys.exit(check_main(argv[1:]))
+        code = check_main(argv[1:])
+        # the process ends here: keep the interpreter's final garbage collections from walking
+        # every object polars created (about 0.05 s of a hook run)
+        gc.freeze()
+        sys.exit(code)
     built = globals().get("app") or __getattr__("app")
     built()
