@@ -240,7 +240,10 @@ class FileCheck:
                     parsed += [(line, self.peek[line])] if line in self.peek else _parse_lines([raw], line)
                 frames.append(row_frame(exact.add(parsed), self.ref_key))
         self.chunks, self.parts, self.peek = [], [], {}
-        records = with_labels(pl.concat(frames).sort("line") if frames else row_frame([], self.ref_key))
+        records = pl.concat(frames) if frames else row_frame([], self.ref_key)
+        if not records["line"].is_sorted():  # rows of the exact path go among the decoded ones
+            records = records.sort("line")
+        records = with_labels(records)
         self.row_task = self.pool.submit(_row_rules, records, rules, context)
         self.norm_task = self.pool.submit(_norm, records["text"], lazy_norm)
         self.rules, self.context, self.records, self.found = rules, context, records, found
