@@ -210,3 +210,14 @@ def test_console_script_runs_check_without_typer(export):
 
     assert plain_check(["check", str(path), "--near", "--quiet", "--rules=strict"])
     assert not any(plain_check(a) for a in (["check"], ["check", "--help"], ["check", "x", "--rules"], ["check", "x", "-v"], ["run", "x"]))
+
+
+def test_lone_surrogate_escape_is_a_finding_not_a_crash(export, tmp_path, capsys):
+    _, _, rows = export
+    lone = json.dumps(rows[1]).replace('"content": "', '"content": "\\ud800 ', 1)  # ensure_ascii keeps the escape
+    pair = json.dumps({**rows[2], "id": "emoji"}).replace('"content": "', '"content": "\\ud83d\\ude00 ', 1)
+    path = write_jsonl(tmp_path / "train.jsonl", [rows[0], lone, pair, *rows[3:20]])
+    assert main([str(path), "--no-warnings"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{path}:2: invalid_utf8: line holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), "
+                   "which is not valid Unicode"]

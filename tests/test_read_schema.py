@@ -164,3 +164,13 @@ def test_strings_that_start_like_json_in_an_object_field_are_wrong_types(tmp_pat
     frame, findings = same_outcome(spec_for(path))
     assert frame.height == 3 and findings.select("line", "rule").rows() == [(2, "wrong_type"), (4, "wrong_type")]
     assert "got a number" in findings.filter(pl.col("line") == 4)["message"].item()
+
+
+def test_lone_surrogate_escape_is_rejected_with_its_field(tmp_path):
+    lines = [json.dumps(r) for r in rows(3)]
+    lines[1] = lines[1].replace('"en": "some text"', '"en": "some \\ud800 text"')
+    lines[2] = lines[2].replace('"en": "some text"', '"en": "emoji \\ud83d\\ude00 and \\u0000 nul"')
+    path = write(tmp_path / "raw.jsonl", lines)
+    loaded = load_records(spec_for(path))
+    assert loaded.findings.select("line", "rule", "field").rows() == [(2, "invalid_utf8", "t.en")]
+    assert loaded.frame["text"].to_list() == ["some text", "emoji \U0001F600 and \x00 nul"]

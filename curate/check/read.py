@@ -6,6 +6,7 @@ Unreadable lines become :class:`Unreadable` entries, never exceptions.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,8 +118,24 @@ def _parse_lines(lines: list[bytes], first: int) -> list[tuple[int, dict[str, An
         if not isinstance(obj, dict):
             out.append((i, Unreadable("not_an_object", "line is JSON but not an object", type(obj).__name__)))
             continue
+        if "\\u" in text and _SURROGATE_ESCAPE.search(text) and not _encodable(obj):
+            out.append((i, Unreadable("invalid_utf8", "line holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), "
+                                      "which is not valid Unicode", text[:80])))
+            continue
         out.append((i, obj))
     return out
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _encodable(obj: Any) -> bool:
+    """False when a decoded value holds a lone surrogate (UTF-8 cannot encode it)."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _read_parquet(path: Path) -> list[tuple[int, dict[str, Any] | Unreadable]]:

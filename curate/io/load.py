@@ -285,14 +285,15 @@ def _recheck_coerced(
     frame: pl.DataFrame, spec: SourceSpec, raw_lines: Callable[[Sequence[int]], dict[int, str]]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Re-read rows whose values polars may have coerced from another JSON type."""
-    suspect = pl.col(TEXT).str.contains(_MAYBE_COERCED)
+    # polars decodes a lone surrogate escape (\ud800) as NUL: rows holding NUL are read again too
+    suspect = pl.col(TEXT).str.contains(_MAYBE_COERCED) | pl.col(TEXT).str.contains("\x00", literal=True)
     if spec.labels_sep is None:  # one flat regex over the joined list instead of a per-element eval
         joined = pl.col(LABELS).list.join(_SEP)
-        suspect = suspect | joined.str.contains(f"(?:^|{_SEP})(?:[\\[{{]|(?:{_NOT_INTEGER})(?:{_SEP}|$))")
+        suspect = suspect | joined.str.contains(f"(?:^|{_SEP})(?:[\\[{{]|(?:{_NOT_INTEGER})(?:{_SEP}|$))|\x00")
     else:
         suspect = suspect | pl.col(LABELS).is_not_null()  # a list would have been joined: check the raw type
     if spec.id is not None:
-        suspect = suspect | pl.col(ID).str.contains(f"^(?:[\\[{{]|(?:{_NOT_INTEGER})$)")
+        suspect = suspect | pl.col(ID).str.contains(f"^(?:[\\[{{]|(?:{_NOT_INTEGER})$)|\x00")
     lines = frame.filter(suspect.fill_null(False))[LINE].to_list()
     if not lines:
         return frame, empty_findings()
@@ -322,11 +323,26 @@ def _exact_type_problems(obj: dict, line: int, spec: SourceSpec) -> list[dict[st
                        "a string or an integer"))
     for path, ok, expected in checks:
         value = _get_path(obj, path)
-        if value is not None and not ok(value):
+        if value is not None and _has_lone_surrogate(value):
+            out.append({"line": line, "rule": "invalid_utf8", "severity": ERROR, "field": path,
+                        "value": json.dumps(value)[:80],
+                        "message": f"field {path!r} holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), "
+                                   "which is not valid Unicode"})
+        elif value is not None and not ok(value):
             out.append({"line": line, "rule": "wrong_type", "severity": ERROR, "field": path,
                         "value": json.dumps(value, ensure_ascii=False)[:80],
                         "message": f"field {path!r} must be {expected}; got {_json_type(value)}"})
     return out
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    return isinstance(value, list) and any(_has_lone_surrogate(v) for v in value)
 
 
 def _get_path(obj: Any, path: str) -> Any:
