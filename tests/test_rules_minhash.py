@@ -100,3 +100,25 @@ def test_deterministic_and_order_free():
     b = near_duplicate_pairs([docs[i] for i in perm], threshold=0.7)
     mapped = {tuple(sorted((int(perm[x]), int(perm[y])))) for x, y, _ in b.iter_rows()}
     assert mapped == set(a.select("a", "b").iter_rows())
+
+
+def test_spanning_pairs_give_the_same_components_with_far_fewer_checks():
+    base = texts(40)
+    rng = np.random.default_rng(1)
+    docs = []
+    for i, text in enumerate(base):  # clusters of near-copies of real acts, of different sizes
+        words = text.split(" ")
+        for _ in range(1 + i % 7):
+            copy = list(words)
+            for p in rng.integers(0, len(copy), size=2):
+                copy[p] = f"w{rng.integers(1000)}"
+            docs.append(" ".join(copy))
+    for threshold in (0.8, 0.9):
+        full = near_duplicate_pairs(docs, threshold=threshold)
+        span = near_duplicate_pairs(docs, threshold=threshold, spanning=True)
+        truth = brute_force(docs, threshold)
+        assert set(span.select("a", "b").rows()) <= set(truth)  # still only verified pairs
+        n = len(docs)
+        same = components(n, full["a"].to_numpy(), full["b"].to_numpy())
+        assert np.array_equal(components(n, span["a"].to_numpy(), span["b"].to_numpy()), same)
+        assert span.height < full.height / 2 and full.height >= 100

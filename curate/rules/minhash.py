@@ -186,19 +186,28 @@ def candidate_pairs(sig: np.ndarray, bands: int, rows: int, active: np.ndarray |
     return pairs.sort(["a", "b"])
 
 
-def exact_jaccard(sh: Shingles, pairs: pl.DataFrame) -> pl.Series:
+_MIX = 0x9E3779B97F4A7C15
+
+
+def shingle_sets(sh: Shingles) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each document's distinct shingles keyed by (document, shingle), and the set sizes."""
+    with np.errstate(over="ignore"):
+        key = sh.hashes ^ (sh.doc.astype(np.uint64) * np.uint64(_MIX))
+    sets = pl.DataFrame({"doc": sh.doc, "h": sh.hashes, "key": key}).unique("key")
+    return sets, sets.group_by("doc").agg(pl.len().alias("n"))
+
+
+def exact_jaccard(sh: Shingles, pairs: pl.DataFrame,
+                  sets: tuple[pl.DataFrame, pl.DataFrame] | None = None) -> pl.Series:
     """Exact Jaccard similarity of the shingle sets of each pair (row order of ``pairs``).
 
     Membership is tested with one uint64 key per (document, shingle), so the intersection is a
-    single-column semi join.
+    single-column semi join. ``sets`` (:func:`shingle_sets`) can be passed when called repeatedly.
     """
     if pairs.height == 0:
         return pl.Series("jaccard", [], dtype=pl.Float64)
-    mix = 0x9E3779B97F4A7C15
-    with np.errstate(over="ignore"):
-        key = sh.hashes ^ (sh.doc.astype(np.uint64) * np.uint64(mix))
-    sets = pl.DataFrame({"doc": sh.doc, "h": sh.hashes, "key": key}).unique("key")
-    sizes = sets.group_by("doc").agg(pl.len().alias("n"))
+    mix = _MIX
+    sets, sizes = sets or shingle_sets(sh)
     p = pairs.select("a", "b").with_row_index("pid")
     left = p.join(sets.select("doc", "h"), left_on="a", right_on="doc").with_columns(
         (pl.col("h") ^ (pl.col("b").cast(pl.UInt64) * pl.lit(mix, dtype=pl.UInt64))).alias("key")
@@ -224,8 +233,12 @@ def near_duplicate_pairs(
     seed: int = 1,
     bands: tuple[int, int] | None = None,
     sketches: dict[tuple[int, int, int], tuple[Shingles, np.ndarray]] | None = None,
+    spanning: bool = False,
 ) -> pl.DataFrame:
     """Verified pairs ``(a, b, jaccard)`` of document indices with Jaccard >= ``threshold``.
+
+    With ``spanning`` only enough verified pairs to connect the same components are returned
+    (for grouping; far less work when documents come in large clusters of near-copies).
 
     ``sketches`` caches shingles and signatures per ``(ngram, num_perm, seed)`` so that several
     thresholds over the same texts (near_duplicate at 0.8, label_conflict at 0.9) sketch them once.
@@ -250,9 +263,44 @@ def near_duplicate_pairs(
     # deviations of the estimate at 128 permutations), then verify the rest exactly
     a_idx, b_idx = pairs["a"].to_numpy(), pairs["b"].to_numpy()
     estimate = (sig[a_idx] == sig[b_idx]).mean(axis=1)
-    pairs = pairs.filter(pl.Series(estimate >= threshold - PRE_REJECT_MARGIN))
+    pairs = pairs.with_columns(pl.Series("estimate", estimate)).filter(pl.col("estimate") >= threshold - PRE_REJECT_MARGIN)
+    if spanning:
+        return _spanning_pairs(sh, pairs, threshold).select(list(schema)).cast(schema)
     pairs = pairs.with_columns(exact_jaccard(sh, pairs))
     return pairs.filter(pl.col("jaccard") >= threshold - 1e-12).select(list(schema)).cast(schema)
+
+
+def _spanning_pairs(sh: Shingles, pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """Verified pairs that join the same components as all verified pairs would, checking far
+    fewer: a cluster of m near-identical documents yields m(m-1)/2 candidates but needs m-1 edges.
+
+    First a spanning forest of the candidates (most similar first) is verified; then every
+    remaining candidate that still joins two different verified components. A true pair left out
+    joins documents already connected by verified pairs, so the components are the same.
+    """
+    candidates = pairs.sort("estimate", descending=True, maintain_order=True)
+    a_all, b_all = candidates["a"].to_numpy(), candidates["b"].to_numpy()
+    parent = np.arange(sh.n_docs, dtype=np.int64)
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = int(parent[x])
+        return x
+
+    forest = []
+    for i, (x, y) in enumerate(zip(a_all.tolist(), b_all.tolist(), strict=True)):
+        rx, ry = find(x), find(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+            forest.append(i)
+    sets = shingle_sets(sh)
+    first = candidates[forest]
+    first = first.with_columns(exact_jaccard(sh, first, sets)).filter(pl.col("jaccard") >= threshold - 1e-12)
+    comp = components(sh.n_docs, first["a"].to_numpy(), first["b"].to_numpy())
+    rest = candidates.filter(pl.Series(comp[a_all] != comp[b_all]))
+    rest = rest.with_columns(exact_jaccard(sh, rest, sets)).filter(pl.col("jaccard") >= threshold - 1e-12)
+    return pl.concat([first, rest]).sort(["a", "b"])
 
 
 @lru_cache(maxsize=64)

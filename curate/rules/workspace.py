@@ -156,6 +156,7 @@ class Workspace:
             num_perm=num_perm,
             seed=seed,
             sketches=self.__dict__.setdefault("_sketches", {}),
+            spanning=True,  # only the components are used
         )
         kept = uniq[non_empty]
         a = np.concatenate([np.arange(n), kept[pairs["a"].to_numpy()]]) if pairs.height else np.arange(n)
