@@ -10,10 +10,20 @@ the wants, repeat. Two changes make it fast and exact:
 * **Which examples go where** is not random: the batch is sorted by each example's next-rarest
   columns and dealt to the folds in an evenly spread pattern (systematic sampling), so the columns
   still to come are split in proportion as well. This is what lowers LD below the original's.
-* **Coverage guards** (FZ = 0 whenever every label has at least k examples and folds have room):
-  a fold without a positive of the column gets one when another fold can spare it; a fold keeps
-  room in reserve for each label it still lacks; a fold lacking a column whose last examples are
-  all in this batch is given one of them.
+* **Coverage guards**: a fold without a positive of the column gets one when another fold can
+  spare it; a fold keeps room in reserve for each label it still lacks (if the deal leaves it
+  without one that sits in the batch and it would have no room left for it, the batch is dealt
+  again with that room reserved too); a fold lacking a column whose last examples are all in this
+  batch is given one of them, and a fold's need for a label outranks another's for a label pair.
+  A fold with a row per label that still lacks one at the end gets it by a swap that leaves both
+  folds every label they had and the sizes no further from the wanted ones (exact stays exact).
+* **What is guaranteed.** FZ = 0 (no groups) when every label has at least k examples, every fold
+  has at least one row per label, and every label is carried by a label set that occurs on at
+  least k rows (for instance k rows with that label alone): then the swap always exists. In general a split with
+  FZ = 0 need not exist (labels a, b, c on rows {a, b}, {b, c}, {a, c}: one of two folds gets at
+  most one of those rows) and deciding whether it does is hypergraph colouring (NP-hard), so
+  beyond that the guards are a heuristic. With groups a swap may not move the sizes further from
+  the wanted ones, so FZ = 0 is not guaranteed either.
 * **Order 2**: label-pair columns correct only ``PAIR_DAMPING`` of their drift per batch.
 
 Work per column is proportional to its examples (CSC inverted lists, incremental counts), so the
@@ -50,7 +60,8 @@ def stratify(
     ``fold_sizes`` are the wanted fold sizes in rows; they must sum to ``unit_sizes.sum()``
     (or the number of units). With unit sizes of 1 the sizes are met exactly. The first
     ``protect`` columns (default: all) are the ones every fold should see: each fold keeps one row
-    of room in reserve for every such column it still lacks, while other folds have room to give.
+    of room in reserve for every such column it still lacks, while other folds have room to give,
+    and a fold that ends without one is repaired by a swap (see the module docstring).
     """
     m = sp.csr_matrix(m)
     m.sort_indices()
@@ -81,6 +92,8 @@ def stratify(
     if protect is not None:
         guarded[protect:] = False
     lacking = np.broadcast_to(guarded, (k, n_cols)).copy()  # fold lacks a guarded column
+    lacks = bool(lacking.any())
+    nothing = np.zeros(k, dtype=np.int64)
 
     while True:
         key = np.where(remaining > 0, remaining * (n_cols + 1) + col_rank, sentinel)
@@ -95,39 +108,66 @@ def stratify(
         pos, owner, starts = _gather(m.indptr, units)
         cols = m.indices[pos]
         have = ratio * col_total[c] - want[:, c]
-        needy = None
+        needy = urgent = None
         # a fold missing a column whose last examples are all here needs a row too
         in_batch = np.bincount(cols, minlength=n_cols)
         last = np.flatnonzero(_last_chance(in_batch, c, remaining, coverable))
         if len(last):
             have_last = ratio[:, None] * col_total[last] - want[:, last]
             needy = (have_last < 0.5).any(axis=1)
-        reserve = (lacking & ((remaining > 0) & (in_batch == 0))).sum(axis=1)
-        room = np.maximum(cap - reserve, 0)
-        if room.sum() < weights.sum():
-            room = cap  # reserving is impossible: plain room
+            if protect is not None:  # needy for a label, not only for label pairs
+                urgent = (have_last[:, last < protect] < 0.5).any(axis=1)
+        # room in reserve for each lacked column with examples outside this batch (``full``); the
+        # first deal reserves only for those absent from the batch, trusting it to supply the rest
+        reserve = full = nothing
+        if lacks:
+            outside = remaining > in_batch
+            reserve = (lacking & (outside & (in_batch == 0))).sum(axis=1)
+            full = (lacking & outside).sum(axis=1)
         target = want[:, c]
-        if protect is not None and c >= protect:  # pairs: damped correction (spares the labels)
+        minor = protect is not None and c >= protect
+        if minor:  # pairs: damped correction (spares the labels)
             share = ratio * weights.sum()
             target = share + PAIR_DAMPING * (target - share)
-        quota = allocate(target, float(weights.sum()), room, have, rng, needy, col_total[c] < k)
-        if unit:
-            chosen = _interleave(owner, starts, cols, c, remaining, quota, prio[units])
-            if needy is not None and len(units) > 1:  # make sure the needy fold gets such a row
-                _rescue(chosen, owner, cols, last, have_last, rng)
-        else:
-            chosen = _fill(rng.random((len(units), k)), weights, sizes[units], quota, cap, prio[units])
+        strict = np.zeros(k, dtype=bool)  # folds that reserve ``full``
+        for _ in range(k + 1):
+            room = np.maximum(cap - np.where(strict, full, reserve), 0)
+            if room.sum() < weights.sum():
+                if strict.any():
+                    break  # cannot reserve more: keep the last deal
+                room = cap  # reserving is impossible: plain room
+            quota = allocate(target, float(weights.sum()), room, have, rng, needy, col_total[c] < k, urgent, minor)
+            if unit:
+                chosen = _interleave(owner, starts, cols, c, remaining, quota, prio[units])
+                if needy is not None and len(units) > 1:  # make sure the needy fold gets such a row
+                    _rescue(chosen, owner, cols, last, have_last, rng)
+            else:
+                chosen = _fill(rng.random((len(units), k)), weights, sizes[units], quota, cap, prio[units])
+            cells = chosen[owner] * n_cols + cols
+            if unit:  # all weights 1: integer counts, the same sums
+                got = np.bincount(cells, minlength=k * n_cols).reshape(k, n_cols).astype(np.float64)
+                used = np.bincount(chosen, minlength=k)
+            else:
+                got = np.bincount(cells, weights=data[pos], minlength=k * n_cols).reshape(k, n_cols)
+                used = np.bincount(chosen, weights=sizes[units], minlength=k).astype(np.int64)
+            # a fold the deal left without a lacked column of the batch needs room for it later:
+            # if it has none, deal again with that fold reserving ``full`` (when its room allows a
+            # row for every column it lacks; a smaller fold relies on rows with several of them)
+            if not lacks or not (cap - used < full).any():
+                break
+            uncovered = (lacking & outside & (in_batch > 0) & (got <= 0)).sum(axis=1)
+            bad = (cap - used < reserve + uncovered) & (full > reserve) & ~strict
+            bad &= cap >= (lacking & (remaining > 0)).sum(axis=1)
+            if not bad.any():
+                break
+            strict |= bad
         fold[units] = chosen
         done[units] = True
-        cells = chosen[owner] * n_cols + cols
-        if unit:  # all weights 1: integer counts, the same sums
-            got = np.bincount(cells, minlength=k * n_cols).reshape(k, n_cols).astype(np.float64)
-            cap -= np.bincount(chosen, minlength=k)
-        else:
-            got = np.bincount(cells, weights=data[pos], minlength=k * n_cols).reshape(k, n_cols)
-            cap -= np.bincount(chosen, weights=sizes[units], minlength=k).astype(np.int64)
+        cap -= used
         want -= got
-        lacking &= got <= 0
+        if lacks:
+            lacking &= got <= 0
+            lacks = bool(lacking.any())
         remaining -= got.sum(axis=0)
         remaining[c] = 0.0
 
@@ -136,15 +176,25 @@ def stratify(
         room = cap.astype(np.float64)
         chosen = _fill(rng.random((len(left), k)), sizes[left].astype(np.float64), sizes[left], room, cap, prio[left])
         fold[left] = chosen
+    if lacks:  # the greedy pass can paint itself into a corner: repair by swaps
+        can_hold = np.asarray(fold_sizes, dtype=np.int64) >= guarded.sum()  # a row per guarded column
+        held = ratio[:, None] * col_total[None, :] - want
+        excess = np.bincount(fold, weights=sizes, minlength=k).astype(np.int64) - np.asarray(fold_sizes, np.int64)
+        _cover(fold, m, csc, sizes, excess, held, guarded, can_hold, prio)
     return fold
 
 
-def allocate(want, amount: float, cap, have, rng: np.random.Generator, needy=None, spare_all=False) -> np.ndarray:
+def allocate(
+    want, amount: float, cap, have, rng: np.random.Generator, needy=None, spare_all=False, urgent=None, minor=False
+) -> np.ndarray:
     """Integer quota per fold for ``amount`` positives: water-fill ``want`` within ``cap``.
 
     Folds that hold no positive yet (``have`` < 0.5), or that are ``needy`` (they lack another
     column whose last examples are in this batch), get at least one while the others can spare
     (a fold can always spare when ``spare_all``: the column is too rare to reach every fold).
+    A protected column outranks the others (label pairs): a fold that lacks this column when it
+    is not ``minor``, or that is ``urgent`` (needy for a protected column; default ``needy``), may
+    take the only positive of a fold without such a need, and never gives its only one to it.
 
     >>> allocate([1.33, 0.67], 2, [10, 5], [0, 0], np.random.default_rng(0)).tolist()
     [1, 1]
@@ -155,6 +205,7 @@ def allocate(want, amount: float, cap, have, rng: np.random.Generator, needy=Non
     cap = [int(v) for v in cap]
     have = [float(h) for h in have]
     needy = [False] * len(want) if needy is None else [bool(v) for v in needy]
+    urgent = needy if urgent is None else [bool(v) for v in urgent]
     k = len(want)
     amount = int(round(amount))
     x = [0.0] * k
@@ -184,12 +235,16 @@ def allocate(want, amount: float, cap, have, rng: np.random.Generator, needy=Non
             add = max(min(short, cap[j] - base[j]), 0)
             base[j] += add
             short -= add
+    strong = [urgent[j] or (have[j] < 0.5 and not spare_all and not minor) for j in range(k)]
     for j in sorted(range(k), key=lambda j: -want[j]):
         lacks = have[j] < 0.5 and not spare_all
         if base[j] == 0 and (lacks or needy[j]) and cap[j] >= 1:
             donors = [
                 i for i in range(k)
-                if base[i] >= 2 or (base[i] >= 1 and (have[i] >= 0.5 or (spare_all and needy[j])))
+                if base[i] >= 2 or (base[i] >= 1 and (
+                    (have[i] >= 0.5 or (spare_all and needy[j])) and (strong[j] or not strong[i])
+                    or (strong[j] and not strong[i])
+                ))
             ]
             if donors:
                 i = max(donors, key=lambda d: (base[d], -d))
@@ -299,6 +354,74 @@ def _rescue(chosen, owner, cols, last, have, rng) -> None:
             b = takers[np.lexsort((rng.random(len(takers)), carries))[0]]
             a = donors[rng.integers(len(donors))]
             chosen[b], chosen[a] = chosen[a], f
+
+
+def _cover(fold, m, csc, sizes, excess, held, guarded, room, prio, tries: int = 32) -> None:
+    """Last resort for a fold with ``room`` (k bools) that ended without a ``guarded`` column: swap
+    a unit carrying it with a unit of the lacking fold, such that both folds keep every guarded
+    column they hold and their distance from the wanted sizes does not grow (``excess``: rows
+    above them; with exact sizes, units of the same size). Among the first ``tries`` carriers
+    (those whose fold can spare them first, then by ``prio``) take the swap whose two units
+    differ in the fewest columns. Every swap fills one more (fold, column) and empties none.
+    ``held`` (k x C) counts each fold's positives; it, ``excess`` and ``fold`` are updated in place.
+    """
+    data = m.data.astype(np.float64)
+    progress = True
+    while progress:
+        progress = False
+        for f, j in np.argwhere((held < 0.5) & guarded & room[:, None]):
+            progress |= _swap_in(fold, m, csc, data, sizes, excess, held, guarded, prio, tries, f, j)
+
+
+def _swap_in(fold, m, csc, data, sizes, excess, counts, guarded, prio, tries, f, j) -> bool:
+    """One swap of :func:`_cover` that gives fold ``f`` a unit of column ``j``; False if none."""
+    carriers = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+    pos, owner, _ = _gather(m.indptr, carriers)
+    cols = m.indices[pos]
+    # carriers whose fold keeps every guarded column without them first (then the unit f gives
+    # back need not carry anything in particular), ties by priority
+    losses = guarded[cols] & (counts[fold[carriers][owner], cols] - data[pos] < 0.5)
+    losses = np.bincount(owner, weights=losses, minlength=len(carriers))
+    carriers = carriers[np.lexsort((prio[carriers], losses))][:tries]
+    mine = np.flatnonzero(fold == f)
+    mpos, mowner, _ = _gather(m.indptr, mine)
+    mcols, mdata = m.indices[mpos], data[mpos]
+    length = np.bincount(mowner, minlength=len(mine))
+    best = None
+    for r in carriers:
+        g, lo, hi = fold[r], m.indptr[r], m.indptr[r + 1]
+        gain = np.zeros(m.shape[1])
+        gain[m.indices[lo:hi]] = data[lo:hi]
+        # guarded columns g would lose with r: the unit it gets back must carry them
+        lost = np.zeros(m.shape[1])
+        lost[m.indices[lo:hi]] = guarded[m.indices[lo:hi]] & (counts[g, m.indices[lo:hi]] - data[lo:hi] < 0.5)
+        covers = np.bincount(mowner, weights=lost[mcols], minlength=len(mine)) == lost.sum()
+        # and f must keep every guarded column the unit it gives away carries (r's added)
+        dropped = guarded[mcols] & (counts[f, mcols] + gain[mcols] - mdata < 0.5)
+        keeps = np.bincount(mowner, weights=dropped, minlength=len(mine)) == 0
+        shift = sizes[r] - sizes[mine]  # rows f gains (g loses) by the swap
+        level = np.abs(excess[f] + shift) + np.abs(excess[g] - shift) <= abs(excess[f]) + abs(excess[g])
+        ok = np.flatnonzero(covers & keeps & level)
+        if not len(ok):
+            continue
+        shared = np.bincount(mowner, weights=gain[mcols] > 0, minlength=len(mine))[ok]
+        differ = length[ok] - 2 * shared + (hi - lo)
+        i = ok[np.lexsort((prio[mine[ok]], differ))[0]]
+        key = (differ.min(), prio[r])
+        if best is None or key < best[0]:
+            best = (key, r, mine[i])
+    if best is None:
+        return False
+    _, a, b = best
+    home = fold[a]
+    for u, src, dst in ((a, home, f), (b, f, home)):
+        lo, hi = m.indptr[u], m.indptr[u + 1]
+        counts[src, m.indices[lo:hi]] -= data[lo:hi]
+        counts[dst, m.indices[lo:hi]] += data[lo:hi]
+    fold[a], fold[b] = f, home
+    excess[f] += sizes[a] - sizes[b]
+    excess[home] -= sizes[a] - sizes[b]
+    return True
 
 
 def _gather(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
