@@ -54,7 +54,8 @@ class Verl(OpenAIRFT):
         opts = self._opts(bundle)
         converted = bundle_with_roles(bundle, {"developer": opts["developer_role"]})
         out = {}
-        for split, frame in converted.splits.items():
+        for split in converted.splits:
+            frame = converted.items(split)
             extra = [c for c in frame.columns if c not in ("messages", "reference_answer")]
             items = frame.select(extra).to_dicts()
             out[split] = frame.select(
@@ -63,7 +64,7 @@ class Verl(OpenAIRFT):
                 pl.lit(opts["ability"]).alias("ability"),
                 pl.struct(
                     pl.lit("rule").alias("style"),
-                    pl.lit(_json_column(frame["reference_answer"].to_list(), "ground_truth")),
+                    pl.lit(converted.reference_json(split).alias("ground_truth")),
                 ).alias("reward_model"),
                 pl.struct(
                     pl.lit(split).alias("split"),
@@ -84,7 +85,7 @@ class Verl(OpenAIRFT):
                 reward_module(bundle.grader, "verl", header=_HEADER), encoding="utf-8"
             )
             names.append("reward.py")
-        return [*names, write_response_format(bundle, folder)]
+        return [*names, *write_response_format(bundle, folder)]
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
         opts = self._opts(bundle)
@@ -96,11 +97,11 @@ class Verl(OpenAIRFT):
         if bundle.grader is not None:
             from curate.graders import lint_templates
 
-            for split, frame in bundle.splits.items():
-                items = frame.drop(
+            for split in bundle.splits:
+                items = bundle.items(split).drop(
                     "messages"
                 )  # what compute_score rebuilds from ground_truth and extra_info
-                found = lint_templates(bundle.grader, items, has_response_format=True)
+                found = lint_templates(bundle.grader, items, has_response_format=bundle.response_format is not None)
                 parts.append(
                     found.with_columns(
                         pl.concat_str(pl.lit(f"{self.name} {split}.parquet: "), "message")
