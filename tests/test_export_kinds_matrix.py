@@ -135,3 +135,65 @@ def test_every_target_rejects_a_reference_of_the_wrong_type(curated, target):
               for name, frame in bundle.splits.items()}
     found = get_target(target).lint(dataclasses.replace(bundle, splits=frames))
     assert found.filter((pl.col("severity") == "error") & (pl.col("rule") == "target_reference_type")).height > 0
+
+
+REWARD_TARGETS = ("bedrock-rft", "gemini-rl", "trl-grpo", "verl")
+
+
+def _module_scores(target: str, folder: Path, outputs: dict[str, list[str]]) -> dict[str, list[float]]:
+    """id -> the scores the target's reward module gives each output, called as the trainer calls it."""
+    from test_export_targets import load_module
+
+    if target == "bedrock-rft":
+        module = load_module(folder / "bedrock_reward_lambda.py", f"bedrock_{folder.name}")
+        lines = {r["id"]: r for r in map(json.loads, (folder / "train.jsonl").read_text().splitlines())}
+        return {key: [g["aggregate_reward_score"] for g in module.lambda_handler(
+            [{**lines[key], "messages": [*lines[key]["messages"], {"role": "assistant", "content": out}]}
+             for out in outs], None)] for key, outs in outputs.items()}
+    if target == "gemini-rl":
+        module = load_module(folder / "gemini_reward.py", f"gemini_{folder.name}")
+        lines = {r["references"]["id"]: r for r in map(json.loads, (folder / "train.jsonl").read_text().splitlines())}
+        return {key: [module.evaluate(lines[key], {"role": "model", "parts": [{"text": out}]}) for out in outs]
+                for key, outs in outputs.items()}
+    frame = pl.read_parquet(folder / "train.parquet")
+    if target == "verl":
+        module = load_module(folder / "reward.py", f"verl_{folder.name}")
+        rows = {r["extra_info"]["id"]: r for r in frame.to_dicts()}
+        return {key: [module.compute_score(rows[key]["data_source"], out, rows[key]["reward_model"]["ground_truth"],
+                                           rows[key]["extra_info"]) for out in outs] for key, outs in outputs.items()}
+    module = load_module(folder / "reward.py", f"trl_{folder.name}")
+    rows = {r["id"]: r for r in frame.to_dicts()}
+    out = {}
+    for key, outs in outputs.items():
+        columns = {c: [rows[key][c]] * len(outs) for c in frame.columns if c != "prompt"}
+        out[key] = module.reward(prompts=[rows[key]["prompt"]] * len(outs),
+                                 completions=[[{"role": "assistant", "content": o}] for o in outs], **columns)
+    return out
+
+
+@pytest.mark.parametrize("target", REWARD_TARGETS)
+def test_reward_modules_score_like_the_grader_on_the_platform_item(curated, target, tmp_path):
+    """Each reward module rebuilds the item the JSONL formats carry (a JSON reference decoded, a
+    string kept) and scores exactly as the local grader does on that item."""
+    kind, bundle, _ = curated
+    assert bundle.grader is not None  # every kind ships a grader
+    if target == "trl-grpo":
+        pytest.importorskip("datasets")
+    get_target("openai-rft").write(bundle, tmp_path / "rft" if (tmp_path / "rft").mkdir() is None else None)
+    items = [json.loads(line) for line in (tmp_path / "rft" / "train.jsonl").read_text().splitlines()[:6]]
+    outputs = {}
+    for i, item in enumerate(items):
+        other = items[(i + 1) % len(items)]["reference_answer"]
+        ref = item["reference_answer"]
+        outputs[item["id"]] = [json.dumps({bundle.answer_key: ref}), ref if isinstance(ref, str) else json.dumps(ref),
+                               json.dumps({bundle.answer_key: other}), "", "no idea"]
+    (tmp_path / "out").mkdir()
+    get_target(target).write(bundle, tmp_path / "out")
+    got = _module_scores(target, tmp_path / "out", outputs)
+    from curate.graders import LocalGrader
+
+    with LocalGrader(bundle.grader, workers=0) as local:
+        for item in items:
+            want = [r.score for r in local.grade_many([(out, item) for out in outputs[item["id"]]])]
+            assert got[item["id"]] == want, (kind, target, item["id"], got[item["id"]], want)
+            assert len(set(want)) > 1, (kind, want)  # the outputs really differ in score

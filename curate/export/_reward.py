@@ -96,6 +96,8 @@ def reward(prompts=None, completions=None, **kwargs):
     items = []
     for i in range(len(completions)):
         item = {key: kwargs[key][i] for key in ITEM_COLUMNS if key in kwargs}
+        if REFERENCE_IS_JSON and isinstance(item.get("reference_answer"), str):  # a JSON value held as text
+            item["reference_answer"] = json.loads(item["reference_answer"])
         if prompts is not None:
             item["messages"] = prompts[i]
         items.append(item)
