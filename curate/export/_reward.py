@@ -19,6 +19,7 @@ import numbers
 import os
 
 GRADER = json.loads(@GRADER@)
+EXTRACT_ANSWER = @EXTRACT@  # string_check/text_similarity/model graders read the final answer
 
 _runner = None
 
@@ -63,7 +64,7 @@ def _make_runner():
         except ImportError:
             LocalGrader = None
         if LocalGrader is not None:
-            local = LocalGrader(GRADER, workers=0)
+            local = LocalGrader(GRADER, workers=0, extract_answer=EXTRACT_ANSWER)
             return lambda texts, items: [r.score for r in local.grade_many(list(zip(texts, items)))]
     return _standalone()
 
@@ -146,12 +147,21 @@ def lambda_handler(event, context):
 
 
 def reward_module(
-    grader: Mapping[str, Any], flavour: str, *, header: str, columns: Sequence[str] = ()
+    grader: Mapping[str, Any],
+    flavour: str,
+    *,
+    header: str,
+    columns: Sequence[str] = (),
+    extract_answer: bool = True,
 ) -> str:
-    """Python source of a reward module (``flavour``: ``trl``, ``verl`` or ``bedrock``)."""
+    """Python source of a reward module (``flavour``: ``trl``, ``verl`` or ``bedrock``).
+    ``extract_answer``: template and model graders read the final answer (after ``</think>``,
+    inside a fenced block), as :class:`~curate.graders.LocalGrader` does; python graders get the
+    completion as it is (curate's python presets read the final answer themselves)."""
     body = {"trl": _TRL, "verl": _VERL, "bedrock": _BEDROCK}[flavour]
     grader_json = json.dumps(grader, ensure_ascii=False, sort_keys=True)
     text = f'"""{header}\n"""\n' + _RUNTIME + body
+    text = text.replace("@EXTRACT@", repr(bool(extract_answer)))
     text = text.replace("@COLUMNS@", repr(list(columns))).replace(
         "@NAME@", repr(str(grader.get("name", "reward")))
     )
