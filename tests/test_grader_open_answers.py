@@ -345,8 +345,13 @@ def test_trl_and_verl_reward_functions_match_the_local_runner(
     )
     assert got == expected
 
-    (tmp_path / "verl.py").write_text(reward_module(grader, "verl", header="v"))
+    # verl's ground_truth is a string: string references as they are, others as JSON text
+    is_json = not isinstance(refs[0], str)
+    (tmp_path / "verl.py").write_text(
+        reward_module(grader, "verl", header="v", constants={"REFERENCE_IS_JSON": is_json})
+    )
     verl = _load(tmp_path / "verl.py", f"verl_{kind}_{standalone}")
-    scores = [verl.compute_score("curate", out, json.dumps(item["reference_answer"]),
+    truth = json.dumps if is_json else str
+    scores = [verl.compute_score("curate", out, truth(item["reference_answer"]),
                                  {"item": json.dumps({"id": item["id"]})}) for out, item in pairs]  # fmt: skip
     assert scores == expected

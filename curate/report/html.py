@@ -37,6 +37,7 @@ def render_report(
         _counts(manifest),
         _labels(label_series),
         _quality(manifest),
+        _export(manifest),
         _findings(findings),
         _files(manifest),
         "</body></html>\n",
@@ -99,6 +100,21 @@ def _quality(manifest: Mapping[str, Any]) -> str:
         for name, labels in missing.items():
             out.append(f"<p class='warn'>labels with no row in {escape(name)}: {escape(', '.join(labels))}</p>")
     return ("<h2>Balance and split</h2>" + "".join(out)) if out else ""
+
+
+def _export(manifest: Mapping[str, Any]) -> str:
+    """The export target's warnings (e.g. a platform that is closing, prompts over a length cap)."""
+    export = manifest.get("export") or {}
+    warnings = export.get("warnings") or []
+    if not warnings:
+        return ""
+    items = "".join(
+        f"<li class='warn'><code>{escape(w['rule'])}</code>"
+        + (f" ({w['rows']} rows, first at line {w['first_line']})" if w.get("rows") else "")
+        + f": {escape(w['message'])}</li>"
+        for w in warnings
+    )
+    return f"<h2>Export target {escape(str(export.get('target', '')))}</h2><ul>{items}</ul>"
 
 
 def _fmt(value: Any) -> str:
