@@ -146,7 +146,9 @@ def test_open_answer_graders_on_the_command_line(tmp_path):
     checked = CliRunner().invoke(app, ["grader", "validate", str(math), str(exact)])
     assert checked.exit_code == 0, checked.output
     assert checked.stdout.count(": ok (") == 2
-    assert "imports math_verify, which OpenAI's python grader sandbox does not have" in checked.stderr
+    assert (
+        "imports math_verify, which OpenAI's python grader sandbox does not have" in checked.stderr
+    )
 
     cosine = tmp_path / "cosine.json"
     cosine.write_text(json.dumps({"type": "text_similarity", "name": "c", "evaluation_metric": "cosine",
@@ -154,5 +156,7 @@ def test_open_answer_graders_on_the_command_line(tmp_path):
     rft = CliRunner().invoke(app, ["grader", "validate", str(cosine)])
     assert rft.exit_code == 1 and "evals only" in rft.stderr
     assert CliRunner().invoke(app, ["grader", "validate", "--local", str(cosine)]).exit_code == 0
-    no_endpoint = CliRunner().invoke(app, ["grade", "--grader", str(cosine), "--item", str(item), "--text", "x"])
+    no_endpoint = CliRunner().invoke(
+        app, ["grade", "--grader", str(cosine), "--item", str(item), "--text", "x"]
+    )
     assert no_endpoint.exit_code == 1 and "embeddings endpoint" in no_endpoint.stderr
