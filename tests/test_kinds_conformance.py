@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +49,7 @@ def _pipeline(kind: str, path: Path) -> dict:
                        "developer": "Answer the question.", "options": {"enforce_row_limits": False}}}
 
 
-@lru_cache(maxsize=None)
+@cache
 def run_kind(kind: str, root: str):
     if kind == "math":
         pytest.importorskip("math_verify")
