@@ -284,3 +284,51 @@ def test_open_answer_split_without_category_is_seeded_and_keeps_near_duplicates_
             original = twin["k"].replace("twin", "r")
             assert (twin["k"] in chosen) == (original in chosen)
     assert {int(k[1:]) for k in first if k.startswith("r")} != set(range(10))  # not simply the first rows
+
+
+def test_plain_text_answers_without_a_response_format(tmp_path):
+    result = curate.run(EXAMPLES / "medical" / "pipeline.yaml", export__out=str(tmp_path / "out"),
+                        export__response_format=False)
+    assert result.bundle.response_format is None
+    assert not (tmp_path / "out" / "response_format.json").exists()
+    assert (tmp_path / "out" / "grader.json").exists()
+    item = json.loads((tmp_path / "out" / "train.jsonl").open(encoding="utf-8").readline())
+    from curate.graders import LocalGrader
+
+    with LocalGrader(json.loads((tmp_path / "out" / "grader.json").read_text()), workers=0) as g:
+        assert g.grade(item["reference_answer"], item).score == 1.0  # the plain answer text scores the maximum
+
+
+def test_balance_by_a_category_field_evens_the_categories(tmp_path):
+    rows = [{"k": f"r{i}", "q": f"Question {i}: " + "lorem ipsum " * (i % 7 + 1) + f"tail {i * 7919 % 1000}",
+             "a": f"answer {i}", "meta": {"area": "common" if i % 10 else "rare"}} for i in range(200)]
+    result = curate.run({"source": {"path": str(write_jsonl(tmp_path / "raw.jsonl", rows)), "id": "k", "text": "q",
+                                    "answer": "a"},
+                         "rules": [], "balance": {"size": 40, "seed": 1, "by": "meta.area"},
+                         "split": {"validation": 10, "seed": 1, "stratify": "meta.area"},
+                         "export": {"out": str(tmp_path / "out")}})
+    chosen = pl.concat([result.bundle.splits["train"], result.bundle.splits["valid"]], how="vertical_relaxed")
+    assert chosen.height == 40
+    assert result.manifest["labels"]["balanced"] == {"common": 20, "rare": 20}  # 20 of the 20 rare rows
+    assert result.manifest["counts"]["unused"] == 160
+
+
+def test_dotted_answer_paths_and_csv_number_answers(tmp_path):
+    rows = [{"q": "How many grams in a kilogram?", "out": {"gold": "1,000"}},
+            {"q": "How many metres in a kilometre?", "out": {"gold": 1000}},
+            {"q": "A question with no gold answer?", "out": {}}]
+    path = write_jsonl(tmp_path / "raw.jsonl", rows)
+    cfg = load_config({"source": {"path": str(path), "text": "q", "answer": "out.gold"}, "answer": {"kind": "number"},
+                       "export": {"out": "o"}}, base_dir=tmp_path)
+    loaded = load_records(cfg.source, cfg.kind)
+    frame, _ = cfg.kind.prepare(loaded.frame)
+    assert frame["answer"].to_list() == ["1000", "1000"]
+    assert loaded.findings.select("line", "rule", "field").rows() == [(3, "missing_field", "out.gold")]
+    csv = tmp_path / "raw.csv"
+    csv.write_text('question,gold\n"How many grams, then?","1,000"\nWhat is half?,1/2\nWhat is this?,many\n',
+                   encoding="utf-8")
+    cfg = load_config({"source": {"path": str(csv), "text": "question", "answer": "gold"}, "answer": {"kind": "number"},
+                       "export": {"out": "o"}}, base_dir=tmp_path)
+    frame, found = cfg.kind.prepare(load_records(cfg.source, cfg.kind).frame)
+    assert frame["answer"].to_list() == ["1000", "0.5", None]
+    assert found.select("line", "rule", "field").rows() == [(4, "unparseable_answer", "gold")]
