@@ -8,8 +8,8 @@ rows, writes an RFT view of the file (same line numbers) for the checker to read
 
 >>> gemini_row({"systemInstruction": {"parts": [{"text": "Be brief."}]},
 ...             "contents": [{"role": "user", "parts": [{"text": "2+2?"}]}],
-...             "references": {"reference_answer": "4"}})
-{'messages': [{'role': 'developer', 'content': 'Be brief.'}, {'role': 'user', 'content': '2+2?'}], 'reference_answer': '4'}
+...             "references": {"reference_answer": "Paris"}})
+{'messages': [{'role': 'developer', 'content': 'Be brief.'}, {'role': 'user', 'content': '2+2?'}], 'reference_answer': 'Paris'}
 """
 
 from __future__ import annotations
