@@ -44,9 +44,7 @@ def banking77():
 
 @pytest.fixture(scope="module")
 def hotels():
-    rows = []
-    for i in range(20):
-        rows += json.loads((DATA / "nlupp_hotels" / f"fold{i}.json").read_text(encoding="utf-8"))
+    rows = [json.loads(x) for x in (DATA / "nlupp_hotels.jsonl").read_text(encoding="utf-8").splitlines()]
     f = frame([r["text"] for r in rows], [sorted(r.get("intents", [])) for r in rows])
     return f, evaluate_rules(f, ["default"]).findings
 

@@ -11,6 +11,7 @@ curate.errors.ConfigError: grader 'x' (string_check): 'operation' must be one of
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,16 +39,58 @@ _KEYS = {
 }
 
 
-def validate_grader(grader: Mapping[str, Any]) -> None:
-    """Raise :class:`ConfigError` naming the first problem; return None for a usable RFT grader."""
-    _check(grader, where="grader", top=True)
+# what OpenAI's python grader sandbox has besides the standard library (import names)
+SANDBOX_PACKAGES = ("numpy", "scipy", "sympy", "pandas", "rapidfuzz", "sklearn", "rouge_score",
+                    "deepdiff", "jsonschema", "pydantic", "yaml", "nltk", "sqlparse", "rdkit",
+                    "skbio", "ast_grep_py")  # fmt: skip
+
+
+def platform_warnings(grader: Mapping[str, Any]) -> list[str]:
+    """What a valid grader does that the platform will not run: python sources importing a package
+    its sandbox lacks (curate's ``math_equivalence`` imports math_verify).
+
+    >>> source = "import math_verify, json" + chr(10) + "def grade(s, i): return 1"
+    >>> [w.split(",")[0] for w in platform_warnings({"type": "python", "name": "m", "source": source})]
+    ["python grader 'm' imports math_verify"]
+    """
+    leaves = grader.get("graders", {}) if grader.get("type") == "multi" else {"": grader}
+    out = []
+    for leaf in leaves.values() if isinstance(leaves, Mapping) else ():
+        if not isinstance(leaf, Mapping) or leaf.get("type") != "python":
+            continue
+        try:
+            tree = ast.parse(str(leaf.get("source", "")))
+        except SyntaxError:
+            continue
+        modules = {
+            alias.name for n in ast.walk(tree) if isinstance(n, ast.Import) for alias in n.names
+        }
+        modules |= {
+            n.module
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module and not n.level
+        }
+        for module in sorted({m.split(".")[0] for m in modules}):
+            if module not in sys.stdlib_module_names and module not in SANDBOX_PACKAGES:
+                out.append(
+                    f"python grader {leaf.get('name')!r} imports {module}, which OpenAI's python grader "
+                    "sandbox does not have; it runs locally and in the TRL, verl and Bedrock reward "
+                    "functions where it is installed"
+                )
+    return out
+
+
+def validate_grader(grader: Mapping[str, Any], *, local: bool = False) -> None:
+    """Raise :class:`ConfigError` naming the first problem; return None for a usable RFT grader.
+    ``local=True`` also accepts what only curate's local runner takes (``cosine`` similarity)."""
+    _check(grader, where="grader", top=True, local=local)
 
 
 def _fail(where: str, message: str) -> ConfigError:
     return ConfigError(f"{where}: {message}")
 
 
-def _check(grader: Any, *, where: str, top: bool) -> None:
+def _check(grader: Any, *, where: str, top: bool, local: bool = False) -> None:
     if not isinstance(grader, Mapping):
         raise _fail(where, f"a grader must be a JSON object, got {type(grader).__name__}")
     kind = grader.get("type")
@@ -81,7 +124,12 @@ def _check(grader: Any, *, where: str, top: bool) -> None:
             where,
             f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(required | optional))}{hint}",
         )
-    globals()[f"_check_{kind}"](grader, where)
+    if kind == "multi":
+        _check_multi(grader, where, local)
+    elif kind == "text_similarity":
+        _check_text_similarity(grader, where, local)
+    else:
+        globals()[f"_check_{kind}"](grader, where)
     if kind != "multi":
         for key, text in grader_strings(grader):
             try:
@@ -107,15 +155,17 @@ def _check_string_check(grader: Mapping, where: str) -> None:
         )
 
 
-def _check_text_similarity(grader: Mapping, where: str) -> None:
+def _check_text_similarity(grader: Mapping, where: str, local: bool) -> None:
     _need_str(grader, "input", where)
     _need_str(grader, "reference", where)
     metric = grader["evaluation_metric"]
-    if metric == "cosine":
+    if metric == "cosine" and not local:
         raise _fail(
-            where, "'evaluation_metric' cosine is available in evals only, not in RFT graders"
+            where,
+            "'evaluation_metric' cosine is available in evals only, not in RFT graders "
+            "(curate's local runner computes it with an embeddings endpoint)",
         )
-    if metric not in METRICS:
+    if metric not in METRICS and metric != "cosine":
         raise _fail(
             where,
             f"'evaluation_metric' must be one of {', '.join(map(repr, METRICS))}. Got {metric!r} instead.",
@@ -192,7 +242,7 @@ def _check_label_model(grader: Mapping, where: str) -> None:
         raise _fail(where, "'passing_labels' must be a non-empty subset of 'labels'")
 
 
-def _check_multi(grader: Mapping, where: str) -> None:
+def _check_multi(grader: Mapping, where: str, local: bool) -> None:
     subs = grader["graders"]
     if not isinstance(subs, Mapping) or not subs:
         raise _fail(where, "'graders' must be a non-empty object of name -> grader")
@@ -201,7 +251,7 @@ def _check_multi(grader: Mapping, where: str) -> None:
             raise _fail(
                 where, f"sub-grader key {key!r} must be a plain identifier to appear in the formula"
             )
-        _check(sub, where=f"{where} > graders.{key}", top=False)
+        _check(sub, where=f"{where} > graders.{key}", top=False, local=local)
     try:
         parse_formula(grader["calculate_output"], set(subs))
     except ConfigError as exc:

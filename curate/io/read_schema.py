@@ -9,6 +9,7 @@ loader re-checks against its raw line (see :func:`curate.io.load.map_fields`):
 
 - ``id`` and ``text`` are read as strings: numbers, booleans, objects and lists come back as their
   JSON text, which the loader's suspect patterns catch;
+- an ``answer`` (open-answer tasks) is read as a string, like ``text``;
 - ``labels`` are read as a list of strings: a string, a number or an object in place of the list
   fails the read; numbers and objects inside the list come back as text and are re-checked;
 - a dotted path reads through structs: a string or a number where an object is expected fails;
@@ -26,12 +27,14 @@ loader re-checks against its raw line (see :func:`curate.io.load.map_fields`):
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from curate.io.source import SourceSpec
+from curate.io.strict_json import MAX_DEPTH
 
 SAMPLE_ROWS = 1000
 # passthrough types safe to take from a sample: a later mismatch fails the read, or full
@@ -41,7 +44,8 @@ _SAMPLE_SAFE = (pl.Int64(), pl.Float64(), pl.Boolean(), pl.String(), pl.List(pl.
 
 def mapping_schema(spec: SourceSpec, sample: pl.Schema | None = None) -> dict[str, pl.DataType] | None:
     """The read schema for ``spec``'s mapped fields, or None when it cannot be known safely."""
-    leaves: dict[str, pl.DataType] = {"text": pl.String(), "labels": pl.String() if spec.labels_sep else pl.List(pl.String())}
+    leaves: dict[str, pl.DataType] = {"text": pl.String(), "answer": pl.String(),
+                                      "labels": pl.String() if spec.labels_sep else pl.List(pl.String())}
     if spec.id is not None:
         leaves["id"] = pl.String()
     paths = spec.field_paths
@@ -56,8 +60,12 @@ def mapping_schema(spec: SourceSpec, sample: pl.Schema | None = None) -> dict[st
 
 
 def sample_schema(path: Path, rows: int = SAMPLE_ROWS) -> pl.Schema | None:
-    """The schema polars infers from the first ``rows`` lines (None if they do not parse)."""
+    """The schema polars infers from the first ``rows`` lines (None if they do not parse, or
+    if one may nest too deeply for polars' inference: see :mod:`curate.io.jsonl`)."""
     try:
+        with open(path, "rb") as fh:
+            if any(line.count(b"[") + line.count(b"{") > MAX_DEPTH for line in islice(fh, rows)):
+                return None
         return pl.scan_ndjson(path, infer_schema_length=rows).collect_schema()
     except (pl.exceptions.PolarsError, ValueError, OSError):
         return None
@@ -71,12 +79,12 @@ def mapped_paths_present(frame: pl.DataFrame, spec: SourceSpec) -> bool:
     inference.
     """
     exprs = []
-    for path in spec.field_paths.values():
+    for i, path in enumerate(dict.fromkeys(spec.field_paths.values())):
         head, *rest = path.split(".")
         expr = pl.col(head)
         for part in rest:
             expr = expr.struct.field(part)
-        exprs.append(expr.is_not_null().any())
+        exprs.append(expr.is_not_null().any().alias(f"_{i}"))
     return frame.height > 0 and all(frame.select(exprs).row(0))
 
 

@@ -53,6 +53,7 @@ class Rule:
     # True when the rule judges a row against statistics of the dataset (e.g. its median length):
     # the pipeline says at run time when such a rule rejected more than a small share of the rows
     data_relative: ClassVar[bool] = False
+    task: ClassVar[str] = "any"  # "labels" or "answer": the rule runs only for that family of task kinds
     registry: ClassVar[dict[str, type[Rule]]] = {}
 
     __slots__ = ("severity", "enabled", "options")
@@ -142,6 +143,10 @@ class Rule:
         entry = self.to_dict()
         entry.update(changes)
         return Rule.from_dict(entry)
+
+    def applies(self, context: RuleContext) -> bool:
+        """True when the rule runs for the context's task kind (see :attr:`task`)."""
+        return self.task == "any" or (self.task == "labels") == context.is_labels
 
     def render_message(self) -> str:
         return self.message.format(**self.options)

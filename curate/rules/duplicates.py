@@ -111,6 +111,7 @@ class LabelConflict(DatasetRule):
     common label set of the group (when it is unique) and flags the rest. Rows without labels take
     no part (the vocabulary stage rejects them as ``no_labels``)."""
 
+    task = "labels"
     name = "label_conflict"
     field = "label_names"
     params = (
@@ -139,6 +140,7 @@ class NearLabelConflict(DatasetRule):
     and reported: "Hi, can I get some food delivered now" and "... delivered" labelled apart, or
     templated acts that differ in dates and amounts. Every member of such a group is reported."""
 
+    task = "labels"
     name = "near_label_conflict"
     field = "label_names"
     severity_default = WARN
