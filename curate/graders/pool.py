@@ -209,8 +209,8 @@ class _Worker:
             except (OSError, subprocess.TimeoutExpired):
                 pass
         self.conn.close()  # the supervisor sees the hang-up: it kills the grading process tree
-        try:
-            self.process.wait(2.0)
+        try:  # (in milliseconds; the wait is long only so that a loaded machine cannot cut it short)
+            self.process.wait(10.0)
         except subprocess.TimeoutExpired:
             pass
         try:  # whatever is left in the worker's session: kill it
