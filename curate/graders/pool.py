@@ -98,8 +98,11 @@ class _Worker:
             )
             self.process.stdin.write(payload)  # type: ignore[union-attr]
             self.process.stdin.close()  # type: ignore[union-attr]
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: no pass_fds (not POSIX)
             self.conn.close()
+            self.status.release()
+            self.status_map.close()
+            shutil.rmtree(self.tmp, ignore_errors=True)
             raise WorkerError(f"cannot start a grader process ({exc})") from None
         finally:
             child.close()
