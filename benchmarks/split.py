@@ -76,13 +76,13 @@ def mulan(name: str) -> sp.csr_matrix:
                     for item in s[1:-1].split(","):
                         if item.strip():
                             i, v = item.split()
-                            if int(i) in lab and v.strip("'") == "1":
+                            if int(i) in lab and v.strip().strip("'\"") == "1":
                                 rows.append(r)
                                 cols.append(lab[int(i)])
                 else:
-                    vals = s.split(",")
+                    vals = s.split(",")  # genbase writes ", " between values
                     for i, j in lab.items():
-                        if vals[i].strip("'") == "1":
+                        if vals[i].strip().strip("'\"") == "1":
                             rows.append(r)
                             cols.append(j)
                 r += 1

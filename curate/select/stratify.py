@@ -43,6 +43,8 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from curate.select.refine import refine
+
 # Columns outside ``protect`` (label pairs) correct only this fraction of their drift per batch:
 # full correction makes pair batches swing the labels they carry (LD 1e-3 at 1M rows, order 2).
 PAIR_DAMPING = 0.5
@@ -54,6 +56,7 @@ def stratify(
     rng: np.random.Generator,
     unit_sizes: np.ndarray | None = None,
     protect: int | None = None,
+    refine_swaps: bool = True,
 ) -> np.ndarray:
     """Fold id (int64) per row of ``m`` (units x columns, non-negative counts).
 
@@ -181,6 +184,8 @@ def stratify(
         held = ratio[:, None] * col_total[None, :] - want
         excess = np.bincount(fold, weights=sizes, minlength=k).astype(np.int64) - np.asarray(fold_sizes, np.int64)
         _cover(fold, m, csc, sizes, excess, held, guarded, can_hold, prio)
+    if refine_swaps:
+        fold = refine(m, fold, k, prio, None if unit_sizes is None else sizes, protect)
     return fold
 
 
