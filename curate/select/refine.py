@@ -152,11 +152,16 @@ def _step(st: _State, f: int, g: int, candidates: int) -> bool:
     to_f += PENALTY * (st.guard & (here_g == 1))
     both = to_g + to_f  # a column in both sets does not move: its two terms cancel
     # per set: first-order change, and the best case where the partner cancels its columns
-    score = st.dm @ np.stack([to_g, to_f, np.minimum(-to_f, to_g), np.minimum(-to_g, to_f)], axis=1)
-    side_a = _top(score[:, 0], score[:, 2], st.cnt[f] > 0, candidates)
-    side_b = _top(score[:, 1], score[:, 3], st.cnt[g] > 0, candidates)
-    if not len(side_a) or not len(side_b):
+    score = st.dm @ np.stack([to_g, to_f, np.minimum(-to_f, to_g), np.minimum(-to_g, to_f),
+                              np.minimum(to_g, 0.0), np.minimum(to_f, 0.0)], axis=1)
+    in_f, in_g = st.cnt[f] > 0, st.cnt[g] > 0
+    if not in_f.any() or not in_g.any():
         return False
+    # no swap can gain more than every column moving the better way (exact for 0/1 rows)
+    if score[in_f, 4].min() + score[in_g, 5].min() >= -TOLERANCE:
+        return False
+    side_a = _top(score[:, 0], score[:, 2], in_f, candidates)
+    side_b = _top(score[:, 1], score[:, 3], in_g, candidates)
     est = score[side_a, 0][:, None] + score[side_b, 1][None, :] - _overlap(st, side_a, side_b, both)
     est[st.dsize[side_a][:, None] != st.dsize[side_b][None, :]] = np.inf
     est[side_a[:, None] == side_b[None, :]] = np.inf

@@ -71,6 +71,7 @@ def stratify(
     n_units, n_cols = m.shape
     sizes = np.ones(n_units, np.int64) if unit_sizes is None else np.asarray(unit_sizes, np.int64)
     cap = np.asarray(fold_sizes, dtype=np.int64).copy()
+    sizes_wanted = cap.copy()
     k = len(cap)
     total = int(sizes.sum())
     if cap.sum() != total:
@@ -139,7 +140,9 @@ def stratify(
                 if strict.any():
                     break  # cannot reserve more: keep the last deal
                 room = cap  # reserving is impossible: plain room
-            quota = allocate(target, float(weights.sum()), room, have, rng, needy, col_total[c] < k, urgent, minor)
+            drift = (sizes_wanted - cap) - ratio * (total - cap.sum())  # rows held beyond their share
+            quota = allocate(target, float(weights.sum()), room, have, rng, needy, col_total[c] < k, urgent, minor,
+                             drift)
             if unit:
                 chosen = _interleave(owner, starts, cols, c, remaining, quota, prio[units])
                 if needy is not None and len(units) > 1:  # make sure the needy fold gets such a row
@@ -190,13 +193,19 @@ def stratify(
 
 
 def allocate(
-    want, amount: float, cap, have, rng: np.random.Generator, needy=None, spare_all=False, urgent=None, minor=False
+    want, amount: float, cap, have, rng: np.random.Generator, needy=None, spare_all=False, urgent=None, minor=False,
+    drift=None,
 ) -> np.ndarray:
     """Integer quota per fold for ``amount`` positives: water-fill ``want`` within ``cap``.
 
+    Rounding: folds with the largest remainders get the leftover units; equal remainders go
+    first to the fold with the lowest ``drift`` (rows it holds beyond its share of the rows dealt
+    so far), then the roomiest, then at random.
     Folds that hold no positive yet (``have`` < 0.5), or that are ``needy`` (they lack another
     column whose last examples are in this batch), get at least one while the others can spare
     (a fold can always spare when ``spare_all``: the column is too rare to reach every fold).
+    A label pair (``minor``) column forces no "at least one" for a fold that only lacks the
+    pair itself: that rule sent the validation fold rows over its target at 100 labels.
     A protected column outranks the others (label pairs): a fold that lacks this column when it
     is not ``minor``, or that is ``urgent`` (needy for a protected column; default ``needy``), may
     take the only positive of a fold without such a need, and never gives its only one to it.
@@ -212,6 +221,7 @@ def allocate(
     needy = [False] * len(want) if needy is None else [bool(v) for v in needy]
     urgent = needy if urgent is None else [bool(v) for v in urgent]
     k = len(want)
+    drift = [0.0] * k if drift is None else [float(v) for v in drift]
     amount = int(round(amount))
     x = [0.0] * k
     free = [j for j in range(k) if cap[j] > 0]
@@ -232,7 +242,7 @@ def allocate(
     short = amount - sum(base)
     if short > 0:
         tie = rng.random(k)
-        for j in sorted(range(k), key=lambda j: (base[j] - x[j], -cap[j], tie[j])):
+        for j in sorted(range(k), key=lambda j: (round(base[j] - x[j], 9), drift[j], -cap[j], tie[j])):
             if short and base[j] < cap[j]:
                 base[j] += 1
                 short -= 1
@@ -242,7 +252,7 @@ def allocate(
             short -= add
     strong = [urgent[j] or (have[j] < 0.5 and not spare_all and not minor) for j in range(k)]
     for j in sorted(range(k), key=lambda j: -want[j]):
-        lacks = have[j] < 0.5 and not spare_all
+        lacks = have[j] < 0.5 and not spare_all and not minor  # pairs: no forced "at least one"
         if base[j] == 0 and (lacks or needy[j]) and cap[j] >= 1:
             donors = [
                 i for i in range(k)
