@@ -22,7 +22,9 @@ corrects that with swaps, the local search of the issue-14 prototype, vectorised
   keeps it: FZ and FLZ never grow. Label pairs are not guarded (with 10 folds and pairs seen a
   few times, nearly every swap would empty one and the search would stall; bibtex 10-fold LD
   stayed at 0.0036 instead of 0.0005).
-* Stops when no fold pair has an improving swap, or after ``max_steps`` swaps.
+* Stops when no fold pair has an improving swap, after ``max_steps`` swaps, or when the tries
+  have read ``WORK`` entries of the distinct-set matrix (deterministic; bounds the time when
+  nearly every row is a distinct set).
 
 >>> import numpy as np, scipy.sparse as sp
 >>> m = sp.csr_matrix(np.array([[1, 0]] * 4 + [[0, 1]] * 4))
@@ -45,6 +47,9 @@ EXACT = 8
 # A removal that would empty a protected (fold, column) ranks as this much worse (the exact check
 # then rejects it).
 PENALTY = 1e3
+# Work bound: tries x entries of the distinct-set matrix (each try reads it once); only inputs
+# with tens of thousands of distinct label sets reach it (they still get 20 tries).
+WORK = 100_000_000
 # Weight of the LPD term against LD for order 2. With 1 the swaps trade pair balance for label
 # balance (LPD 0.00009 against skml's 0.00005 on a 20k x 21 Zipf pool); with 16 LPD ends below
 # skml's and LD stays below iterstrat's on every pool of issue 14 (benchmarks/split.py --acceptance).
@@ -86,15 +91,17 @@ def refine(
     cnt = np.bincount(fold * n_sets + key, minlength=k * n_sets).reshape(k, n_sets)
     st = _State(dm, sizes[rep], cnt, np.bincount(fold, weights=sizes, minlength=k), protect, pair_weight)
     limit = max_steps if max_steps is not None else 20 * n_cols + 1000
+    tries = max(20, WORK // max(dm.nnz, 1))  # each try reads every distinct row once
     pairs = [(f, g) for f in range(k) for g in range(f + 1, k)]
     dirty = np.ones(len(pairs), dtype=bool)  # pairs whose folds changed since they last failed
     i = 0
-    while st.steps < limit and dirty.any():
+    while st.steps < limit and dirty.any() and tries > 0:
         while not dirty[i % len(pairs)]:
             i += 1
         f, g = pairs[i % len(pairs)]
         dirty[i % len(pairs)] = False
         i += 1
+        tries -= 1
         if _step(st, f, g, candidates):
             dirty |= [f in p or g in p for p in pairs]
     return _realise(fold, key, st.cnt, cnt, prio)
@@ -201,27 +208,10 @@ def _overlap(st: _State, side_a, side_b, both) -> np.ndarray:
     """len(a) x len(b): sum of ``both`` over the columns each pair of sets shares (a's counts)."""
     oa, ca, va = st.rows(side_a)
     ob, cb, _ = st.rows(side_b)
-    out = np.zeros((len(side_a), len(side_b)))
-    in_b = np.zeros(len(both), dtype=bool)
-    in_b[cb] = True
-    ka = in_b[ca]
-    in_a = np.zeros(len(both), dtype=bool)
-    in_a[ca[ka]] = True
-    kb = in_a[cb]
-    if not ka.any():
-        return out
-    slot = np.cumsum(in_a) - 1  # dense index of each column both sides carry
-    has = np.zeros((int(in_a.sum()), len(side_b)))
-    has[slot[cb[kb]], ob[kb]] = 1.0
-    contrib = has[slot[ca[ka]]] * (va[ka] * both[ca[ka]])[:, None]  # entries x len(b)
-    _sum_rows(out, oa[ka], contrib)
-    return out
-
-
-def _sum_rows(out, owner, values) -> None:
-    """out[owner[i]] += values[i] for ``owner`` sorted ascending."""
-    starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
-    out[owner[starts]] += np.add.reduceat(values, starts, axis=0)
+    shape = (len(side_a), len(both))
+    ma = sp.csr_matrix((va * both[ca], (oa, ca)), shape=shape)
+    mb = sp.csr_matrix((np.ones(len(cb)), (cb, ob)), shape=(len(both), len(side_b)))
+    return (ma @ mb).toarray()
 
 
 def _exact(st: _State, f: int, g: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

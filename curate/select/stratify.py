@@ -25,6 +25,9 @@ the wants, repeat. Two changes make it fast and exact:
   beyond that the guards are a heuristic. With groups a swap may not move the sizes further from
   the wanted ones, so FZ = 0 is not guaranteed either.
 * **Order 2**: label-pair columns correct only ``PAIR_DAMPING`` of their drift per batch.
+* **Refinement**: the batches cannot undo an early choice (the most frequent labels come last and
+  absorb the rounding), so :func:`curate.select.refine.refine` then swaps units between folds
+  while LD (+ weighted LPD) falls; sizes, coverage and groups are kept.
 
 Work per column is proportional to its examples (CSC inverted lists, incremental counts), so the
 whole run is O(nnz + C^2) with C columns. Rows are "units": a near-duplicate group is one unit whose
@@ -65,6 +68,7 @@ def stratify(
     ``protect`` columns (default: all) are the ones every fold should see: each fold keeps one row
     of room in reserve for every such column it still lacks, while other folds have room to give,
     and a fold that ends without one is repaired by a swap (see the module docstring).
+    ``refine_swaps`` (default True) runs :func:`curate.select.refine.refine` at the end.
     """
     m = sp.csr_matrix(m)
     m.sort_indices()
