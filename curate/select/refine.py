@@ -114,6 +114,7 @@ class _State:
     def __init__(self, dm, dsize, cnt, fold_rows, protect, pair_weight):
         self.dm, self.dsize = dm, dsize
         self.indptr, self.indices, self.data = dm.indptr, dm.indices, dm.data
+        self.binary = bool(np.all(dm.data == 1))
         self.cnt = cnt.copy()
         self.P = np.asarray((dm.T @ cnt.T.astype(np.float64)).T)  # k x C
         self.S = fold_rows.astype(np.float64)
@@ -174,7 +175,9 @@ def _step(st: _State, f: int, g: int, candidates: int) -> bool:
     est[side_a[:, None] == side_b[None, :]] = np.inf
     flat = est.ravel()
     pick = np.argpartition(flat, EXACT)[:EXACT] if len(flat) > EXACT else np.arange(len(flat))
-    pick = pick[flat[pick] < PENALTY / 2]
+    # for 0/1 rows the estimate is the exact change of one swap, and t swaps cannot gain when one
+    # does not (the objective is convex in t)
+    pick = pick[flat[pick] < (-TOLERANCE if st.binary else PENALTY / 2)]
     if not len(pick):
         return False
     a, b = side_a[pick // len(side_b)], side_b[pick % len(side_b)]
@@ -206,12 +209,18 @@ def _top(score, bound, present, n: int) -> np.ndarray:
 
 def _overlap(st: _State, side_a, side_b, both) -> np.ndarray:
     """len(a) x len(b): sum of ``both`` over the columns each pair of sets shares (a's counts)."""
-    oa, ca, va = st.rows(side_a)
-    ob, cb, _ = st.rows(side_b)
-    shape = (len(side_a), len(both))
-    ma = sp.csr_matrix((va * both[ca], (oa, ca)), shape=shape)
-    mb = sp.csr_matrix((np.ones(len(cb)), (cb, ob)), shape=(len(both), len(side_b)))
-    return (ma @ mb).toarray()
+    n_cols = len(both)
+    _, ca, va = st.rows(side_a)
+    _, cb, _ = st.rows(side_b)
+    ma = sp.csr_matrix((va * both[ca], ca, _indptr(st, side_a)), shape=(len(side_a), n_cols))
+    mb = sp.csr_matrix((np.ones(len(cb)), cb, _indptr(st, side_b)), shape=(len(side_b), n_cols))
+    return (ma @ mb.T).toarray()
+
+
+def _indptr(st: _State, sets) -> np.ndarray:
+    out = np.zeros(len(sets) + 1, dtype=st.indptr.dtype)
+    np.cumsum(st.indptr[sets + 1] - st.indptr[sets], out=out[1:])
+    return out
 
 
 def _exact(st: _State, f: int, g: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
