@@ -355,3 +355,117 @@ def test_trl_and_verl_reward_functions_match_the_local_runner(
     scores = [verl.compute_score("curate", out, truth(item["reference_answer"]),
                                  {"item": json.dumps({"id": item["id"]})}) for out, item in pairs]  # fmt: skip
     assert scores == expected
+
+
+# --- end to end: a real run per open kind, its grader.json, the self-test, the verl reward ---------
+
+
+def _rows(kind: str) -> list[dict]:
+    rows = []
+    for i in range(30):
+        answer = {
+            "text": ["gout", "thought withdrawal", "Parvovirus B19 infection"][i % 3]
+            + f" type {i}",
+            "number": f"{(i + 1) * 1000:,}",
+            "json": {"age": 20 + i, "drug": ["warfarin", "heparin"][i % 2]},
+            "math": f"\\frac{{{i + 1}}}{{{i + 2}}}",
+        }[kind]
+        rows.append(
+            {
+                "id": f"q{i}",
+                "question": f"Question number {i} about case {i * 7} of {kind}?",
+                "answer": answer,
+            }
+        )
+    return rows
+
+
+@pytest.mark.parametrize("kind", ["text", "number", "json", "math"])
+def test_each_open_kind_exports_a_grader_that_passes_the_self_test_and_matches_verl(tmp_path, kind):
+    from curate.pipeline import Pipeline
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _rows(kind)))
+    config = {"source": {"path": str(data), "id": "id", "text": "question", "answer": "answer"},
+              "answer": {"kind": kind}, "split": {"validation": 0.3, "seed": 3}}  # fmt: skip
+    (tmp_path / "pipeline.yaml").write_text(json.dumps(config))
+    outputs = {}
+    for target in ("openai-rft", "verl"):
+        out = tmp_path / target
+        Pipeline.from_file(
+            tmp_path / "pipeline.yaml", {"export.out": str(out), "export.target": target}
+        ).run()
+        outputs[target] = out
+    rft = outputs["openai-rft"]
+    grader = json.loads((rft / "grader.json").read_text())
+    assert grader == default_grader(kind, "answer")  # export.grader omitted: the kind's default
+    items = [json.loads(line) for line in (rft / "valid.jsonl").read_text().splitlines()]
+    fmt = AnswerFormat.from_response_format(json.loads((rft / "response_format.json").read_text()))
+    with LocalGrader(grader, workers=1) as runner:
+        result = self_test(runner, items, fmt)
+        assert result["passed"], result["problems"]
+        samples = [fmt.render_answer(item["reference_answer"]) for item in items]
+        samples += ["", "<think>no idea</think>", fmt.render_answer(items[1]["reference_answer"])]
+        pairs = [
+            (text, items[0] if i >= len(items) else items[i]) for i, text in enumerate(samples)
+        ]
+        expected = [r.score for r in runner.grade_many(pairs)]
+    import polars as pl
+
+    verl_rows = {
+        r["extra_info"]["id"]: r
+        for r in pl.read_parquet(outputs["verl"] / "valid.parquet").to_dicts()
+    }
+    module = _load(outputs["verl"] / "reward.py", f"verl_e2e_{kind}")
+    got = []
+    for text, item in pairs:
+        row = verl_rows[item["id"]]
+        got.append(
+            module.compute_score(
+                row["data_source"], text, row["reward_model"]["ground_truth"], row["extra_info"]
+            )
+        )
+    assert got == expected
+    assert expected[: len(items)] == [1.0] * len(items) and expected[len(items) :][:2] == [0.0, 0.0]
+
+
+def test_dry_run_grades_a_reasoning_models_final_answers(tmp_path, monkeypatch):
+    from chat_server import ChatServer
+
+    from curate.dryrun import run_dryrun
+    from curate.pipeline import Pipeline
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _rows("text")))
+    config = {"source": {"path": str(data), "id": "id", "text": "question", "answer": "answer"},
+              "answer": {"kind": "text"}, "split": {"validation": 0.3, "seed": 3},
+              "export": {"out": str(tmp_path / "out"), "response_format": False}}  # fmt: skip
+    (tmp_path / "pipeline.yaml").write_text(json.dumps(config))
+    Pipeline.from_file(tmp_path / "pipeline.yaml").run()
+    out = tmp_path / "out"
+    assert not (out / "response_format.json").exists()
+    items = [json.loads(line) for line in (out / "valid.jsonl").read_text().splitlines()]
+    script = {}
+    for i, item in enumerate(items):
+        ref = item["reference_answer"]
+        right = f"<think>The vignette fits {ref}, or maybe not.</think>\n\n{ref}"
+        fenced = f"Final answer:\n```\n{ref}\n```"
+        wrong = "<think>Hmm.</think> lupus"
+        script[item["messages"][-1]["content"]] = [right, fenced] if i % 2 else [wrong, wrong]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
+    with ChatServer(script, api_key="sk-test-0123456789") as server:
+        report = run_dryrun(
+            out, model="stub-model", base_url=server.url, samples=2, concurrency=2, split="valid"
+        )
+    data = json.loads((out / "dryrun.json").read_text())
+    assert data["selftest"]["passed"] is True, data["selftest"]["problems"]
+    by_id = {row["id"]: row["scores"] for row in data["items"]}
+    for i, item in enumerate(items):
+        scores = by_id[item["id"]]
+        if i % 2:
+            assert scores == [1.0, 1.0]  # the final answer, after </think> or in the fence
+        else:
+            assert max(scores) < 0.5  # "lupus" is not the reference
+    assert report.summary["mean"] == pytest.approx(
+        sum(max(by_id[it["id"]]) for it in items) / len(items)
+    )
