@@ -59,7 +59,8 @@ def _format(kind: str, key: str = "answer") -> AnswerFormat:
     [("gout", "gout"), ("  gout\n", "  gout\n"), ("<think>maybe lupus</think>\n\ngout", "gout"),
      ("<think>a</think><think>b</think> gout ", "gout"), ("<think>cut short", ""),
      ("The answer:\n```\ngout\n```\n", "gout"), ('```json\n{"answer": 4}\n```', '{"answer": 4}'),
-     ("```a```then```b```", "b"), ("<think>```x```</think>```\ny\n```", "y"), ("no ``` closing", "no ``` closing")],
+     ("```a```then```b```", "b"), ("<think>```x```</think>```\ny\n```", "y"), ("no ``` closing", "no ``` closing"),
+     ('{"answer": "run ```ls``` first"}', '{"answer": "run ```ls``` first"}')],
 )  # fmt: skip
 def test_final_answer(text, answer):
     assert final_answer(text) == answer
@@ -226,7 +227,8 @@ def test_open_answer_sources_never_raise_and_stay_in_unit_interval(output, refer
 
 
 OPEN_GRADES = [
-    compile_source(default_grader(kind, "answer")["source"]) for kind in ("text", "number", "json")
+    compile_source(default_grader(kind, "answer")["source"])
+    for kind in ("text", "number", "json", "math")
 ]
 
 
