@@ -6,8 +6,9 @@ vocabulary mapping the ids to names), then runs, each in a fresh subprocess:
 - the I/O floor: ``polars.read_ndjson`` of the raw file and ``write_ndjson`` of the frame;
 - the curate pipeline on the same file (load, map labels, rules, split, export, ledger, report).
 
-Prints both wall times and peak RSS, and the ratios (targets: time within 3x the floor, peak
-memory under 3x the input file size). By default the pipeline runs twice: without rules, and with
+Prints both wall times and each child's own peak RSS (``VmHWM`` read by the child at exit;
+``ru_maxrss`` would include the benchmark process's size, which Linux carries across fork+exec),
+and the ratios (targets: time within 3x the floor, peak memory under 3x the input file size). By default the pipeline runs twice: without rules, and with
 the ``minimal`` pack (empty and broken text, exact duplicates, conflicting labels on identical
 input: the checks the spine's first version ran). The ``default`` pack adds MinHash
 near-duplicates, whose cost grows with the corpus (``benchmarks/rules.py`` measures it).
@@ -87,12 +88,28 @@ curate.run(sys.argv[1])
 """
 
 
+PEAK_PROBE = """
+def _own_peak_kib():
+    # VmHWM is this process's own resident high-water mark: exec starts a fresh address space, so
+    # unlike ru_maxrss (which Linux carries over from the parent across fork+exec) it does not
+    # include the benchmark process's size. Fallback elsewhere: ru_maxrss (KiB on Linux, bytes on macOS).
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource, sys
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak
+print("PEAK", _own_peak_kib())
+"""
+
+
 def measure(code: str, *args: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of a fresh Python running ``code``."""
-    probe = textwrap.dedent(code) + textwrap.dedent("""
-        import resource, json
-        print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-    """)
+    """Wall seconds and the child's own peak RSS (MiB) of a fresh Python running ``code``."""
+    probe = textwrap.dedent(code) + PEAK_PROBE
     began = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True)
     wall = time.perf_counter() - began

@@ -172,6 +172,19 @@ def run_skml(x, n_valid, order, seed):
 CPU: dict[str, float] = {}  # CPU seconds of the last timed() call's fastest run (curate only)
 
 
+def _own_peak_mib() -> float:
+    """This process's own peak RSS: VmHWM restarts at exec, while ru_maxrss carries the parent's
+    peak across fork+exec (a spawn worker would report at least the benchmark's size)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _worker(conn, fn, x, n_valid, order, seeds):
     try:
         times, folds, cpus = [], [], []
@@ -182,7 +195,7 @@ def _worker(conn, fn, x, n_valid, order, seeds):
             cpus.append(out[2] if len(out) > 2 else None)
             if out[0] > SLOW:
                 break
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = _own_peak_mib()
         conn.send(("ok", min(times), folds, (peak, cpus[int(np.argmin(times))])))
     except Exception as exc:  # a peer that cannot run is reported, not fatal
         conn.send(("error", f"{type(exc).__name__}: {exc}", None, None))

@@ -19,3 +19,16 @@ def test_quick_pipeline_benchmark_reports_ratios_for_each_pack(tmp_path, capsys)
         assert r["counts"]["valid"] == 1000
         assert abs(r["time_ratio"] - r["pipeline_s"] / r["floor_s"]) < 0.1 and r["pipeline_peak_mib"] > 0
     assert "curate, rules: minimal" in capsys.readouterr().out
+
+
+def test_child_peak_is_its_own_not_the_parents(tmp_path):
+    """ru_maxrss would report at least the parent's size after fork+exec; the child's VmHWM does not."""
+    spec = importlib.util.spec_from_file_location("bench_pipeline", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    ballast = bytearray(b"x" * (600 * 2**20))  # the parent now holds 600 MiB resident
+    _, small = bench.measure("pass")
+    _, large = bench.measure("b = bytearray(b'y' * (200 * 2**20))")
+    del ballast
+    assert 0 < small < 200, small
+    assert small + 150 < large < 600, (small, large)
