@@ -18,6 +18,7 @@ def test_quick_pipeline_benchmark_reports_ratios_for_each_pack(tmp_path, capsys)
         assert r["rows"] == 20_000 and sum(r["counts"].values()) == 20_000
         assert r["counts"]["valid"] == 1000
         assert abs(r["time_ratio"] - r["pipeline_s"] / r["floor_s"]) < 0.1 and r["pipeline_peak_mib"] > 0
+        assert r["pipeline_cpu_s"] > 0 and abs(r["cpu_ratio"] - r["pipeline_cpu_s"] / r["floor_cpu_s"]) < 0.1
     assert "curate, rules: minimal" in capsys.readouterr().out
 
 
@@ -27,8 +28,8 @@ def test_child_peak_is_its_own_not_the_parents(tmp_path):
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     ballast = bytearray(b"x" * (600 * 2**20))  # the parent now holds 600 MiB resident
-    _, small = bench.measure("pass")
-    _, large = bench.measure("b = bytearray(b'y' * (200 * 2**20))")
+    _, small, _ = bench.measure("pass")
+    _, large, _ = bench.measure("b = bytearray(b'y' * (200 * 2**20))")
     del ballast
     assert 0 < small < 200, small
     assert small + 150 < large < 600, (small, large)

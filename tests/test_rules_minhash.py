@@ -122,3 +122,40 @@ def test_spanning_pairs_give_the_same_components_with_far_fewer_checks():
         same = components(n, full["a"].to_numpy(), full["b"].to_numpy())
         assert np.array_equal(components(n, span["a"].to_numpy(), span["b"].to_numpy()), same)
         assert span.height < full.height / 2 and full.height >= 100
+
+
+def planted(n=120):
+    docs = texts(n)
+    return docs + [d[:-25] for d in docs[:40]] + [d + " and a few more words" for d in docs[40:70]] + ["", "a b", "x", "a b"]
+
+
+def test_compiled_kernel_gives_the_numpy_signatures():
+    from curate.rules._minhash_kernel import kernel
+
+    assert kernel() is not None  # numba is in the test extra (curate[fast])
+    sh = shingle(planted())
+    fast, slow = signatures(sh, compiled=True), signatures(sh, compiled=False)
+    assert fast.dtype == slow.dtype == np.uint32 and np.array_equal(fast, slow)
+    assert (slow[sh.n_docs - 4] == np.iinfo(np.uint32).max).all()  # the empty text
+
+
+def test_chunked_sketch_equals_the_whole_and_pairs_are_unchanged(monkeypatch):
+    from curate.rules import minhash
+
+    docs = planted()
+    whole = signatures(shingle(docs))
+    sk = minhash.sketch(docs, chunk=7)
+    assert np.array_equal(sk.sig, whole)
+    assert sk.active.tolist() == [bool(d.split()) for d in docs]
+    # shingles rebuilt for a few documents equal theirs in the whole list
+    full = shingle(docs)
+    part = sk.shingles(np.array([130, 3, 3, 60]))
+    for d in (3, 60, 130):
+        assert sorted(part.hashes[part.doc == d].tolist()) == sorted(full.hashes[full.doc == d].tolist())
+    assert set(part.doc.tolist()) == {3, 60, 130}
+    expected = {t: brute_force(docs, t) for t in (0.5, 0.8, 0.9)}
+    for chunk in (5, 64, 10_000):
+        monkeypatch.setattr(minhash, "CHUNK_DOCS", chunk)
+        for t in (0.5, 0.8, 0.9):
+            got = near_duplicate_pairs(docs, threshold=t)
+            assert {(a, b) for a, b, _ in got.rows()} == set(expected[t]), (chunk, t)

@@ -3,7 +3,9 @@
 1. Texts are normalised (NFKC, lower case), split into words, and every ``ngram`` consecutive words
    form a shingle hashed to 64 bits (numpy, per word hashes combined positionally).
 2. ``num_perm`` MinHash values per document come from multiply-add-shift hashing of the shingle
-   hashes (numpy, blocks of permutations, ``np.minimum.reduceat`` per document).
+   hashes (a numba kernel, one pass per document; without numba numpy, one pass per permutation
+   and ``np.minimum.reduceat``). Steps 1-2 run ``CHUNK_DOCS`` documents at a time, so only the
+   signatures of all documents are held; shingles are rebuilt for the candidates verified.
 3. Signatures are cut into ``bands`` bands of ``rows`` values (chosen like datasketch's
    ``MinHashLSH`` for the threshold); documents sharing a band bucket are candidates (polars
    group-by on the band hash).
@@ -28,11 +30,14 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
+from curate.rules._minhash_kernel import kernel
+
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
 WORD_PATTERN = r"\w+"
 MAX_BUCKET_PAIRS = 64
 PRE_REJECT_MARGIN = 0.2
+CHUNK_DOCS = 8192
 
 
 @dataclass(frozen=True)
@@ -101,8 +106,12 @@ def _odd_constants(n: int, seed: int) -> np.ndarray:
     return rng.integers(1, 2**63, size=n, dtype=np.uint64) | np.uint64(1)
 
 
-def signatures(sh: Shingles, num_perm: int = 128, seed: int = 1) -> np.ndarray:
-    """MinHash signature matrix (n_docs x num_perm, uint32); empty documents get all-max rows."""
+def signatures(sh: Shingles, num_perm: int = 128, seed: int = 1, compiled: bool = True) -> np.ndarray:
+    """MinHash signature matrix (n_docs x num_perm, uint32); empty documents get all-max rows.
+
+    With numba installed (``compiled``) every permutation of a document is computed in one pass
+    over its shingles (:mod:`curate.rules._minhash_kernel`); the numpy path gives equal output.
+    """
     rng = np.random.default_rng(seed + 7)
     a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) | np.uint64(1)
     b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
@@ -113,6 +122,10 @@ def signatures(sh: Shingles, num_perm: int = 128, seed: int = 1) -> np.ndarray:
     x = (sh.hashes ^ (sh.hashes >> _SHIFT32)) & _MASK32
     starts = np.flatnonzero(np.r_[True, sh.doc[1:] != sh.doc[:-1]])
     docs = sh.doc[starts]
+    fast = kernel() if compiled else None
+    if fast is not None:
+        fast(x, np.r_[starts, x.size].astype(np.int64), docs.astype(np.int64), a, b, out)
+        return out
     buf = np.empty(x.size, dtype=np.uint64)
     mins = np.empty((num_perm, starts.size), dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -123,6 +136,41 @@ def signatures(sh: Shingles, num_perm: int = 128, seed: int = 1) -> np.ndarray:
     # ``>> 32`` is monotone, so taking the high half after the minimum equals minimising it
     out[docs] = (mins >> _SHIFT32).astype(np.uint32).T
     return out
+
+
+@dataclass
+class Sketch:
+    """MinHash signatures of a list of documents, computed in chunks of documents so that their
+    shingles never all exist at once; shingles are rebuilt for the few documents verified."""
+
+    texts: pl.Series
+    ngram: int
+    seed: int
+    sig: np.ndarray | None  # n_docs x num_perm uint32; None when no two documents have shingles
+    active: np.ndarray  # bool per document: has at least one shingle
+
+    def shingles(self, docs: np.ndarray) -> Shingles:
+        """Shingles of ``docs`` (document indices) keyed by their index in the whole list."""
+        docs = np.unique(np.asarray(docs, dtype=np.int64))
+        sh = shingle(self.texts.gather(docs), ngram=self.ngram, seed=self.seed)
+        return Shingles(sh.hashes, docs[sh.doc], self.texts.len())
+
+
+def sketch(texts: list[str] | pl.Series, *, ngram: int = 3, num_perm: int = 128, seed: int = 1,
+           chunk: int | None = None) -> Sketch:
+    """Signatures of every text, shingled ``chunk`` documents at a time (bounded memory: the
+    shingle buffers are a few times ``chunk`` x words-per-document x 8 bytes)."""
+    series = pl.Series("t", texts, dtype=pl.String) if not isinstance(texts, pl.Series) else texts
+    n = series.len()
+    chunk = chunk or CHUNK_DOCS
+    sig = np.empty((n, num_perm), dtype=np.uint32)
+    active = np.zeros(n, dtype=bool)
+    for start in range(0, n, chunk):
+        sh = shingle(series.slice(start, chunk), ngram=ngram, seed=seed)
+        sig[start : start + sh.n_docs] = signatures(sh, num_perm=num_perm, seed=seed)
+        active[start : start + sh.n_docs] = np.bincount(sh.doc, minlength=sh.n_docs) > 0
+    usable = n >= 2 and bool(active.any())
+    return Sketch(series, ngram, seed, sig if usable else None, active)
 
 
 def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
@@ -158,9 +206,11 @@ def candidate_pairs(sig: np.ndarray, bands: int, rows: int, active: np.ndarray |
             for j in range(rows):
                 key = (key ^ chunk[:, j]) * mult[j]
                 key ^= key >> np.uint64(31)
-            parts.append(pl.DataFrame({"doc": idx, "k": key, "band": np.full(idx.size, band, np.int32)}))
-    buckets = pl.concat(parts)
-    multi = buckets.filter(pl.len().over(["band", "k"]) > 1)
+            # buckets are per band: keep only keys shared within this band (few rows)
+            shared = pl.Series(key).is_duplicated().to_numpy()
+            parts.append(pl.DataFrame({"doc": idx[shared], "k": key[shared],
+                                       "band": np.full(int(shared.sum()), band, np.int32)}))
+    multi = pl.concat(parts)
     if multi.height == 0:
         return pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64})
     grouped = multi.group_by(["band", "k"]).agg(pl.col("doc").sort())
@@ -232,7 +282,7 @@ def near_duplicate_pairs(
     num_perm: int = 128,
     seed: int = 1,
     bands: tuple[int, int] | None = None,
-    sketches: dict[tuple[int, int, int], tuple[Shingles, np.ndarray]] | None = None,
+    sketches: dict[tuple[int, int, int], Sketch] | None = None,
     spanning: bool = False,
 ) -> pl.DataFrame:
     """Verified pairs ``(a, b, jaccard)`` of document indices with Jaccard >= ``threshold``.
@@ -240,23 +290,22 @@ def near_duplicate_pairs(
     With ``spanning`` only enough verified pairs to connect the same components are returned
     (for grouping; far less work when documents come in large clusters of near-copies).
 
-    ``sketches`` caches shingles and signatures per ``(ngram, num_perm, seed)`` so that several
+    ``sketches`` caches the :class:`Sketch` per ``(ngram, num_perm, seed)`` so that several
     thresholds over the same texts (near_duplicate at 0.8, label_conflict at 0.9) sketch them once.
     """
     key = (ngram, num_perm, seed)
     if sketches is not None and key in sketches:
-        sh, sig = sketches[key]
+        sk = sketches[key]
     else:
-        sh = shingle(texts, ngram=ngram, seed=seed)
-        sig = signatures(sh, num_perm=num_perm, seed=seed) if sh.n_docs >= 2 and sh.hashes.size else None
+        sk = sketch(texts, ngram=ngram, num_perm=num_perm, seed=seed)
         if sketches is not None:
-            sketches[key] = (sh, sig)
+            sketches[key] = sk
     schema = {"a": pl.Int64, "b": pl.Int64, "jaccard": pl.Float64}
+    sig = sk.sig
     if sig is None:
         return pl.DataFrame(schema=schema)
     b, r = bands or lsh_params(threshold, num_perm)
-    active = np.bincount(sh.doc, minlength=sh.n_docs) > 0
-    pairs = candidate_pairs(sig, b, r, active)
+    pairs = candidate_pairs(sig, b, r, sk.active)
     if pairs.height == 0:
         return pl.DataFrame(schema=schema)
     # drop candidates whose MinHash estimate is far below the threshold (0.2 is > 5 standard
@@ -264,6 +313,7 @@ def near_duplicate_pairs(
     a_idx, b_idx = pairs["a"].to_numpy(), pairs["b"].to_numpy()
     estimate = (sig[a_idx] == sig[b_idx]).mean(axis=1)
     pairs = pairs.with_columns(pl.Series("estimate", estimate)).filter(pl.col("estimate") >= threshold - PRE_REJECT_MARGIN)
+    sh = sk.shingles(np.concatenate([pairs["a"].to_numpy(), pairs["b"].to_numpy()]))
     if spanning:
         return _spanning_pairs(sh, pairs, threshold).select(list(schema)).cast(schema)
     pairs = pairs.with_columns(exact_jaccard(sh, pairs))

@@ -174,6 +174,8 @@ class Workspace:
         """Pairs (indices into ``kept``, the non-empty representative texts) of short texts with
         the same words in another order, or one word apart and Jaccard >= ``threshold`` on word
         ``ngram``-grams (see :mod:`curate.rules.short`)."""
+        import numpy as np
+
         from curate.rules import minhash, short
 
         texts = self.norm.gather(kept)
@@ -188,7 +190,8 @@ class Workspace:
             if sketch is None or apart.height == 0:
                 apart = apart.with_columns(pl.lit(0.0).alias("jaccard")).clear()
             else:  # verified once per sketch, then filtered for each threshold
-                apart = apart.with_columns(minhash.exact_jaccard(sketch[0], apart))
+                shingles = sketch.shingles(np.concatenate([apart["a"].to_numpy(), apart["b"].to_numpy()]))
+                apart = apart.with_columns(minhash.exact_jaccard(shingles, apart))
             cache[key] = (same, apart)
         same, apart = cache[key]
         return pl.concat([same, apart.filter(pl.col("jaccard") >= threshold - 1e-12).select("a", "b")])
