@@ -10,6 +10,7 @@ verdict is no-go and paying for samples would not change it.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ from curate.dryrun.stats import NO_GO, item_stats, summarize
 from curate.dryrun.usage import usage_summary
 from curate.errors import ConfigError
 from curate.graders import build_grader
+from curate.graders.protections import summarize as summarize_sandbox
 from curate.io.atomic import write_text_atomic
 
 REPORT_JSON = "dryrun.json"
@@ -56,6 +58,7 @@ class DryRunReport:
     selftest: dict[str, Any]
     usage: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    sandbox: dict[str, str] | None = None  # how python graders were isolated (LocalGrader.protections)
     requests_sent: int = 0  # HTTP requests this run (retries included); not in dryrun.json
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase; not in dryrun.json
 
@@ -68,6 +71,7 @@ class DryRunReport:
             "model": self.model, "split": self.split, "samples": self.samples, "params": self.params,
             "range": list(self.score_range), "summary": self.summary, "items": self.items,
             "selftest": self.selftest, "usage": self.usage, "warnings": self.warnings,
+            "grader_sandbox": None if self.sandbox is None else summarize_sandbox(self.sandbox),
         }
 
 
@@ -160,6 +164,7 @@ def run_dryrun(
     sent = off_schema = 0
     clock = _Clock()
     with open_grader(spec, workers=workers) as graded:
+        sandbox = graded.protections
         selftest = self_test(graded, items, answer, low_high)
         clock.lap("selftest")
         if selftest["passed"]:
@@ -186,7 +191,7 @@ def run_dryrun(
     report = DryRunReport(
         out_dir=out, model=model, split=split, samples=samples, params=params, score_range=low_high,
         items=rows, summary=summary, selftest=selftest, usage=usage_summary(records, model=model, prices=prices),
-        warnings=warnings, requests_sent=sent, timings=clock.laps,
+        warnings=warnings, sandbox=sandbox, requests_sent=sent, timings=clock.laps,
     )
     write_reports(report)
     clock.lap("reports")
@@ -213,13 +218,24 @@ def _sample(requests: list[SampleRequest], settings: ClientSettings, cache_dir: 
             missing = len({r.key for r in requests if r.key not in cache})
             api_key = resolve_api_key(settings) if missing else None  # no key, no request: fail first
             try:
-                sent = sample_missing(requests, settings, cache, on_response=start(missing), api_key=api_key)
+                sent = sample_missing(requests, settings, cache, on_response=start(missing), api_key=api_key,
+                                      secrets=known_secrets(settings))
             except EndpointError as exc:
                 done = sum(r.key in cache for r in requests)
                 if not done:
                     raise
                 raise EndpointError(f"{exc} ({done} of {len(requests)} responses cached; rerun to resume)") from None
         return [cache.get(r.key) for r in requests], sent  # type: ignore[misc]
+
+
+SECRET_VARIABLES = ("OPENAI_API_KEY", "CURATE_GRADER_API_KEY")
+
+
+def known_secrets(settings: ClientSettings) -> list[str]:
+    """Values of the variables that hold keys (``api_key_env`` and the usual ones): masked wherever
+    the dry run writes."""
+    names = dict.fromkeys((settings.api_key_env, *SECRET_VARIABLES))
+    return [value for name in names if (value := os.environ.get(name, ""))]
 
 
 def _item_row(item: Mapping[str, Any], results: list[Any], multi: bool) -> dict[str, Any]:
