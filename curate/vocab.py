@@ -24,7 +24,16 @@ import polars as pl
 import pyarrow as pa
 
 from curate.errors import VocabularyError
-from curate.frame import ERROR, LABEL_NAMES, LABELS, LINE, WARN, concat_findings, findings_for
+from curate.frame import (
+    ERROR,
+    LABEL_NAMES,
+    LABELS,
+    LINE,
+    WARN,
+    concat_findings,
+    empty_findings,
+    findings_for,
+)
 from curate.io import strict_json
 from curate.options import Param, parse_options
 
@@ -170,7 +179,7 @@ def _untidy_labels(frame: pl.DataFrame) -> pl.DataFrame:
     stripped = flat.str.strip_chars()
     empty, padded = (stripped == "").fill_null(False), (stripped != flat).fill_null(False) & (stripped != "").fill_null(False)
     if not (empty.any() or padded.any()):
-        return findings_for(frame.head(0), rule="empty_label", severity=WARN, field=LABELS, message="")
+        return empty_findings()
     rows = np.repeat(np.arange(frame.height), labels.list.len().fill_null(0).clip(1).to_numpy())
     found = []
     for mask, rule, message in ((empty, "empty_label", pl.lit("label id '' is empty; it is dropped")),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import os
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
