@@ -193,3 +193,14 @@ def test_a_source_that_is_not_a_regular_file_is_refused(tmp_path):  # D30
     for path in (Path("/dev/zero"), fifo, tmp_path):
         with pytest.raises(SourceError, match="not a regular file"):
             load_records(SourceSpec(path=path, format="jsonl", id="id"))
+
+
+def test_lone_surrogate_beside_other_trouble_is_a_row_finding(tmp_path):  # found by the fuzz suite
+    surrogate = '{"id": "\\ud800", "text": "%s", "labels": ["x"]}' % TEXT  # noqa: UP031
+    array = tmp_path / "raw.json"
+    array.write_text("[" + ",".join([row("a"), '{"id": "b", "labels": [NaN]}', surrogate]) + "]")
+    assert fates(load_records(spec(array))) == {1: "ok", 2: "malformed_json", 3: "invalid_utf8"}
+    # JSONL careful path with a field polars cannot unify (a number here, an object there)
+    lines = [row("a", m=1), row("b", m={"k": 1}), surrogate, "{broken"]
+    assert fates(load_records(spec(write(tmp_path / "raw.jsonl", lines)))) == {
+        1: "ok", 2: "ok", 3: "invalid_utf8", 4: "malformed_json"}
