@@ -100,7 +100,7 @@ def run_rules(
     enabled = [r for r in rules if r.enabled and r.applies(context)]
     if not enabled and ws is None:
         return empty_findings(), pl.DataFrame(schema=GROUPS_SCHEMA)
-    ws = ws or Workspace(frame)
+    ws = ws or Workspace(frame, answers=not context.is_labels)
     row = [r for r in enabled if isinstance(r, RowRule)]
     parts = [row_findings(ws, row, context)]
     for rule in enabled:
