@@ -18,6 +18,7 @@ which rebuilds the grader's item from a line and scores a response with the expo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -63,6 +64,13 @@ class GeminiRL(ExportTarget):
     """Train/validation JSONL for Gemini RL tuning (``systemInstruction``, ``contents``, ``references``)."""
 
     name = "gemini-rl"
+    rows_are_rft = False
+
+    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``systemInstruction`` + ``contents`` (user/model turns) + ``references`` (str -> str)."""
+        from curate.check.views import gemini_row
+
+        return gemini_row(row)
     option_params = PARAMS
 
     def frames(self, bundle: ExportBundle) -> dict[str, pl.DataFrame]:

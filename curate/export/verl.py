@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -77,6 +78,14 @@ class Verl(OpenAIRFT):
     """verl Parquet (``data_source``, ``prompt``, ``ability``, ``reward_model``, ``extra_info``)."""
 
     name = "verl"
+    data_files = ("train.parquet", "valid.parquet", "valid_production.parquet")
+    rows_are_rft = False
+
+    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
+        """verl's ``prompt``, ``reward_model.ground_truth`` and ``extra_info.id``."""
+        from curate.check.views import verl_row
+
+        return verl_row(row)
     option_params = PARAMS
     allowed_roles = ("system", "user", "assistant")
     limits: dict[str, int] = {}
