@@ -25,6 +25,7 @@ def _short(expr: pl.Expr) -> pl.Expr:
 def row_findings(ws: Workspace, rules: Sequence[RowRule], context: RuleContext) -> pl.DataFrame:
     """Findings of every row rule: all checks in one pass over the frame, then values and
     messages for the failing rows only."""
+    rules = [r for r in rules if r.applies(context)]
     if not rules or ws.height == 0:
         return empty_findings()
     frame = ws.frame
