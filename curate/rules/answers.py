@@ -38,7 +38,7 @@ from curate.kinds.number import number_values
 from curate.kinds.text import text_key
 from curate.options import Param
 from curate.rules.base import DatasetRule, RowRule
-from curate.rules.duplicates import NEAR_PARAMS, conflict_findings, near
+from curate.rules.duplicates import LabelConflict
 from curate.rules.length import length_findings
 
 _ANSWER = pl.col(ANSWER)
@@ -60,32 +60,18 @@ class EmptyAnswer(RowRule):
         return _ANSWER.fill_null("").str.contains(r"\S")
 
 
-class AnswerConflict(DatasetRule):
+class AnswerConflict(LabelConflict):
     """The same (``match: exact``/``normalized``) or near-same (``near``) input with different
     normalised answers (``answer_norm``: case, spacing, punctuation and Unicode for text, the value
     for numbers, canonical JSON, symbolic equivalence for math). ``resolve`` as for
-    ``label_conflict``. Rows whose answer cannot be read take no part (``unparseable_answer``)."""
+    ``label_conflict``. Rows whose answer cannot be read take no part (``unparseable_answer``).
+    The workspace's target key is ``answer_norm`` in answer tasks, so the grouping is shared."""
 
     task = "answer"
     name = "answer_conflict"
     field = ANSWER
-    params = (
-        Param("match", str, "near", choices=("exact", "normalized", "near")),
-        Param("resolve", str, "reject_all", choices=("reject_all", "majority")),
-        Param("threshold", float, 0.9, low=0.05, high=1.0),
-        *NEAR_PARAMS[1:],
-    )
     message = "the same or near-same input appears with different answers"
-
-    def evaluate(self, frame, context, ws):
-        k = ws.keys_with_norm() if self.match != "exact" else ws.keys
-        if self.match == "near":
-            comp = near(ws, self)
-        else:
-            comp = ws.first_in_group(k, ["exact" if self.match == "exact" else "norm"], "pos")
-        ws.add_grouping(comp)
-        return conflict_findings(self, k, comp, target="labels", shown="shown_labels", what="answers",
-                                 how=self.match, resolve=self.resolve)
+    what = "answers"
 
 
 class AnswerInPrompt(RowRule):
