@@ -44,6 +44,7 @@ from curate.io.atomic import (
 from curate.io.load import load_records
 from curate.ledger import build_ledger, disposition_counts, rejected_rows, rule_counts
 from curate.manifest import build_manifest, dumps, label_counts, sha256_of
+from curate.options import parse_options
 from curate.report.html import render_report
 from curate.rules import RuleContext, evaluate_rules, restate_findings
 from curate.schemas import validate as validate_schema
@@ -131,6 +132,7 @@ class _Run:
         target = get_target(cfg.export.target)
         target.check_options(cfg.export.options)
         self._check_templates()
+        self._check_sections()
         grader = self._grader()
 
         frame, findings, input_rows, class_names = self._load()
@@ -227,6 +229,15 @@ class _Run:
         check_template(export.user, fields, f"{self.cfg.where}export.user")
         check_template(export.developer, {"label_names"}, f"{self.cfg.where}export.developer")
 
+    def _check_sections(self) -> None:
+        """Rule packs and the labels section are checked before any work, like every other section."""
+        from curate.rules.packs import resolve_rules
+        from curate.vocab import PARAMS as LABEL_PARAMS
+
+        resolve_rules(self.cfg.rules, self.cfg.base_dir)
+        if self.cfg.labels is not None:
+            parse_options("labels", self.cfg.labels, LABEL_PARAMS, f"{self.cfg.where}labels: ")
+
     def _split_mapping(self) -> dict[str, Any]:
         mapping = dict(self.cfg.split)
         if "validation" not in mapping:
@@ -308,7 +319,7 @@ class _Run:
                 input_rows=ledger.height, counts=disposition_counts(ledger), rules=rule_counts(findings),
                 seed=self._seed(), config=self.cfg.resolved, files=files, labels=counts, extra=extra,
             )
-            report = render_report(manifest, findings, counts)
+            report = render_report(manifest, findings, counts, **self.cfg.report)
             (stage / "report.html").write_text(report, encoding="utf-8")
             manifest["files"]["report.html"] = _digest(stage / "report.html")
             manifest["files"] = dict(sorted(manifest["files"].items()))
