@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMAND_MODULES", "app", "build_app", "main"]
 
-COMMAND_MODULES = ("run", "check", "grade", "dryrun")
+COMMAND_MODULES = ("run", "check", "grade", "dryrun", "inspect")
 CHECK_FLAGS = ("--near", "--no-warnings", "--quiet")
 
 
@@ -37,6 +38,8 @@ def build_app() -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain help that wraps at any width (rich crops cells with "…")
+        context_settings={"max_content_width": 120},
     )
     for name in COMMAND_MODULES:
         module_name = f"curate.cli.{name}"
@@ -92,9 +95,19 @@ def plain_check(argv: Sequence[str]) -> bool:
 def main() -> None:
     """Entry point of the ``curate`` console script; every command runs under one guard
     (:mod:`curate.cli.guard`): one line and an exit code for any exception, never a traceback."""
+    try:
+        _main(sys.argv[1:])
+    except BrokenPipeError:
+        # the reader went away (``curate check ... | head``): stop quietly, as Unix tools do;
+        # stdout goes to /dev/null so the interpreter's final flush cannot raise again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+
+
+def _main(argv: list[str]) -> None:
     from curate.cli.guard import guarded
 
-    argv = sys.argv[1:]
     if plain_check(argv):
         from curate.check import main as check_main
 
