@@ -30,7 +30,7 @@ from curate.export.base import SPLIT_FILES, ExportBundle, get_target
 from curate.export.bundle import build_bundle
 from curate.export.response_format import response_format
 from curate.export.templates import check_template
-from curate.frame import ERROR, LABEL_NAMES, LINE, TEXT, concat_findings
+from curate.frame import ERROR, LABEL_NAMES, LINE, TEXT, WARN, concat_findings
 from curate.hooks import Hook, StageEvent, run_hooks
 from curate.io.atomic import flushing, fsync_file, write_text_atomic
 from curate.io.load import load_records
@@ -169,7 +169,7 @@ class _Run:
         placed = {name: f[LINE] for name, f in splits.items()}
         labels.update({name: f.select(LABEL_NAMES) for name, f in splits.items()})
         del splits
-        self._lint(target, bundle)
+        extra["export"] = {"target": target.name, "warnings": self._lint(target, bundle)}
         manifest, ledger = self._write(target, bundle, lambda: build_ledger(ids, findings, placed, input_rows),
                                        findings, labels, extra)
         self.say(f"wrote {self.out}")
@@ -286,7 +286,8 @@ class _Run:
 
         return build_grader(spec, answer_key=self.cfg.export.answer_key, base_dir=self.cfg.base_dir)
 
-    def _lint(self, target: Any, bundle: ExportBundle) -> None:
+    def _lint(self, target: Any, bundle: ExportBundle) -> list[dict[str, Any]]:
+        """Refuse the export on any error finding; print and return the warnings, one per rule."""
         problems = [target.lint(bundle)]
         if bundle.grader is not None:
             from curate.graders import lint_templates
@@ -300,6 +301,11 @@ class _Run:
             lines = [f"  row {r['line']}: {r['rule']}: {r['message']}" for r in found.head(10).iter_rows(named=True)]
             more = f"\n  ... and {found.height - 10} more" if found.height > 10 else ""
             raise ExportError(f"export to {target.name} refused:\n" + "\n".join(lines) + more)
+        warnings = export_warnings(concat_findings(problems))
+        for warning in warnings:
+            rows = f" ({warning['rows']} rows, e.g. line {warning['first_line']})" if warning["rows"] else ""
+            self.say(f"warning: {warning['rule']}{rows}: {warning['message']}")
+        return warnings
 
     def _write(self, target: Any, bundle: ExportBundle | None, make_ledger: Callable[[], pl.DataFrame],
                findings: pl.DataFrame, labels: dict[str, pl.DataFrame],
@@ -341,6 +347,18 @@ class _Run:
 
     def _seed(self) -> int | None:
         return self.cfg.split.get("seed", (self.cfg.balance or {}).get("seed"))
+
+
+def export_warnings(findings: pl.DataFrame) -> list[dict[str, Any]]:
+    """The ``warn`` findings of an export's lint, one entry per rule: its first message, how many rows
+    it names and the first of them (for the manifest and the report)."""
+    warned = findings.filter(pl.col("severity") == WARN)
+    out = []
+    for rule, group in warned.group_by("rule", maintain_order=True):
+        rows = group.filter(pl.col("line").is_not_null())
+        out.append({"rule": rule[0], "message": group["message"][0], "rows": rows.height,
+                    "first_line": int(rows["line"].min()) if rows.height else None})
+    return out
 
 
 def _preload(*modules: str) -> None:

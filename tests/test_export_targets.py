@@ -1,4 +1,4 @@
-"""Export targets openai-evals, bedrock-rft, azure-rft, trl-grpo and verl: files, lint, reward modules."""
+"""Export targets openai-evals, bedrock-rft, azure-rft, gemini-rl, trl-grpo and verl: files, lint, reward modules."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from curate.errors import ConfigError
 from curate.export import ExportBundle, get_target, target_names
 from curate.graders import LocalGrader, build_grader
 
-MINE = ("openai-evals", "bedrock-rft", "azure-rft", "trl-grpo", "verl")
+MINE = ("openai-evals", "bedrock-rft", "azure-rft", "gemini-rl", "trl-grpo", "verl")
 LABELS = ("economics", "finance", "law", "trade")
 MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
 RESPONSE_FORMAT = {
@@ -133,7 +133,7 @@ def test_empty_validation_split_and_no_grader_survive(target, tmp_path):
     bundle = dataclasses.replace(bundle, grader=None)
     get_target(target).lint(bundle)
     names = write(target, bundle, tmp_path / "out")
-    assert "reward.py" not in names and "bedrock_reward_lambda.py" not in names
+    assert not {"reward.py", "bedrock_reward_lambda.py", "gemini_reward.py"} & set(names)
 
 
 @pytest.mark.parametrize("target", MINE)
@@ -384,8 +384,9 @@ def test_eurlex_example_exports_to_every_target(target, tmp_path):
         "openai-evals": {"eval.json", "eval_items_train.jsonl", "eval_items_valid.jsonl"},
         "bedrock-rft": {"train.jsonl", "valid.jsonl", "bedrock_reward_lambda.py"},
         "azure-rft": {"train.jsonl", "valid.jsonl", "azure_job.json"},
+        "gemini-rl": {"train.jsonl", "valid.jsonl", "gemini_reward.py"},
         "trl-grpo": {"hf_dataset", "train.parquet", "valid.parquet", "reward.py"},
-        "verl": {"train.parquet", "valid.parquet", "reward.py"},
+        "verl": {"train.parquet", "valid.parquet", "reward.py", "verl_overrides.txt"},
     }[target]
     assert expected <= files, expected - files
     if target == "trl-grpo":

@@ -194,14 +194,28 @@ def test_answer_schema_reads_nested_item_enums():
     assert found.select("line", "value").rows() == [(2, "sport")]
 
 
-def test_max_tokens_uses_the_estimate_offline():
+def test_max_tokens_estimate_when_asked_or_when_no_tokenizer_counts():
     from curate.rules.text import MaxTokens
-    from curate.rules.tokens import encoding_cached
 
-    assert MaxTokens(max=10).check(frame(["a" * 40, "a" * 41])).to_list() == [True, False]
-    if not encoding_cached("o200k_base"):
-        msg = evaluate_rules(frame(["a" * 41]), [{"rule": "max_tokens", "max": 10}]).findings["message"][0]
-        assert "estimated at 4 characters per token" in msg
+    assert MaxTokens(max=10, tokenizer="estimate").check(frame(["a" * 40, "a" * 41])).to_list() == [True, False]
+    msg = evaluate_rules(frame(["a" * 41]), [{"rule": "max_tokens", "max": 10, "tokenizer": "estimate"}]).findings["message"][0]
+    assert "estimated at 4 characters per token" in msg
+    msg = evaluate_rules(frame(["a" * 41]), [{"rule": "max_tokens", "max": 1, "encoding": "no_such"}]).findings["message"][0]
+    assert "estimated at 4 characters per token" in msg
+
+
+def test_max_tokens_counts_exactly_offline_with_bpe_openai():
+    pytest.importorskip("bpe_openai")
+    from curate.rules.text import MaxTokens
+
+    words = " ".join(["tokenisation"] * 30)
+    bpe = __import__("bpe_openai").get_encoding("o200k_base")
+    exact = len(bpe.encode_ordinary(words))
+    assert exact != -(-len(words) // 4)
+    assert MaxTokens(max=exact).check(frame([words])).to_list() == [True]
+    assert MaxTokens(max=exact - 1).check(frame([words])).to_list() == [False]
+    msg = evaluate_rules(frame([words]), [{"rule": "max_tokens", "max": exact - 1}]).findings["message"][0]
+    assert "o200k_base via bpe-openai" in msg
 
 
 def test_rule_registry_contains_the_issue_rules():

@@ -3,6 +3,7 @@
 from curate.export import (
     azure,  # noqa: F401  (registers the target)
     bedrock,  # noqa: F401  (registers the target)
+    gemini,  # noqa: F401  (registers the target)
     openai_evals,  # noqa: F401  (registers the target)
     openai_rft,  # noqa: F401  (registers the target)
     trl,  # noqa: F401  (registers the target)

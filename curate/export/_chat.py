@@ -138,3 +138,13 @@ def write_response_format(bundle: ExportBundle, folder: Path) -> str:
     """Write the chat-style response format (for a job, or guided decoding in vLLM/TGI); its name."""
     (folder / RESPONSE_FORMAT_FILE).write_text(dumps(bundle.response_format), encoding="utf-8")
     return RESPONSE_FORMAT_FILE
+
+
+CHARS_PER_TOKEN = 4.0  # the estimate used where no tokenizer is at hand (as in the text rules)
+
+
+def estimated_prompt_tokens(column: str = "messages") -> pl.Expr:
+    """Estimated tokens of a row's whole prompt: every message's characters / 4, rounded up,
+    plus 4 per message for the chat template's role markers. An estimate, not a tokenizer count."""
+    chars = pl.col(column).list.eval(pl.element().struct.field("content").str.len_chars()).list.sum()
+    return ((chars / CHARS_PER_TOKEN).ceil() + 4 * pl.col(column).list.len()).cast(pl.Int64)

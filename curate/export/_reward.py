@@ -109,10 +109,11 @@ _VERL = '''
 
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
-    """verl custom reward: ``custom_reward_function.path=reward.py`` and ``.name=compute_score``.
-    ``ground_truth`` is the JSON reference answer; ``extra_info["item"]`` the row's other fields."""
+    """verl custom reward (verl 0.9: ``reward.custom_reward_function.path=reward.py``, ``.name=compute_score``).
+    ``ground_truth`` is the reference answer (JSON text unless it is a string); ``extra_info["item"]``
+    the row's other fields."""
     item = json.loads(extra_info["item"]) if isinstance(extra_info, dict) and extra_info.get("item") else {}
-    item["reference_answer"] = json.loads(ground_truth)
+    item["reference_answer"] = json.loads(ground_truth) if REFERENCE_IS_JSON else ground_truth
     return grade_texts([solution_str], [item])[0]
 '''
 
@@ -144,14 +145,66 @@ def lambda_handler(event, context):
     return out
 '''
 
+_GEMINI = '''
+
+
+def _parts_text(content):
+    """The text of a Gemini ``Content`` (``{"role", "parts": [{"text"}]}``), thought parts left out."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, dict):
+        return ""
+    parts = content.get("parts")
+    if not isinstance(parts, list):
+        return content.get("text") if isinstance(content.get("text"), str) else ""
+    texts = [p.get("text") for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")]
+    return "".join(texts)
+
+
+def item_of(example):
+    """The grader's item rebuilt from a dataset line: ``references`` (the reference answer under
+    REFERENCE_KEY, the id and passthrough fields) and ``messages`` from systemInstruction + contents."""
+    item = {}
+    for key, value in (example.get("references") or {}).items():
+        if key == REFERENCE_KEY:
+            item["reference_answer"] = json.loads(value) if REFERENCE_IS_JSON else value
+        elif key in JSON_FIELDS:
+            item[key] = json.loads(value) if value != "" else None
+        else:
+            item[key] = value
+    messages = []
+    if example.get("systemInstruction"):
+        messages.append({"role": "developer", "content": _parts_text(example["systemInstruction"])})
+    for turn in example.get("contents") or []:
+        role = turn.get("role") if isinstance(turn, dict) else "user"
+        messages.append({"role": "assistant" if role == "model" else role, "content": _parts_text(turn)})
+    item["messages"] = messages
+    return item
+
+
+def evaluate(example, response):
+    """Gemini RL tuning reward: the score of the model's ``response`` (a Content dict, its parts or
+    a plain string) for the dataset line ``example``, with the export's grader."""
+    if isinstance(response, list):
+        response = {"parts": response}
+    return grade_texts([_parts_text(response)], [item_of(example)])[0]
+'''
+
 
 def reward_module(
-    grader: Mapping[str, Any], flavour: str, *, header: str, columns: Sequence[str] = ()
+    grader: Mapping[str, Any],
+    flavour: str,
+    *,
+    header: str,
+    columns: Sequence[str] = (),
+    constants: Mapping[str, Any] | None = None,
 ) -> str:
-    """Python source of a reward module (``flavour``: ``trl``, ``verl`` or ``bedrock``)."""
-    body = {"trl": _TRL, "verl": _VERL, "bedrock": _BEDROCK}[flavour]
+    """Python source of a reward module (``flavour``: ``trl``, ``verl``, ``bedrock`` or ``gemini``);
+    ``constants`` become module-level assignments (``NAME = repr(value)``) before the flavour's code."""
+    body = {"trl": _TRL, "verl": _VERL, "bedrock": _BEDROCK, "gemini": _GEMINI}[flavour]
     grader_json = json.dumps(grader, ensure_ascii=False, sort_keys=True)
-    text = f'"""{header}\n"""\n' + _RUNTIME + body
+    assigned = "".join(f"{name} = {value!r}\n" for name, value in (constants or {}).items())
+    text = f'"""{header}\n"""\n' + _RUNTIME + ("\n" + assigned if assigned else "") + body
     text = text.replace("@COLUMNS@", repr(list(columns))).replace(
         "@NAME@", repr(str(grader.get("name", "reward")))
     )

@@ -31,6 +31,7 @@ class AzureRFT(OpenAIRFT):
     name = "azure-rft"
     option_params = PARAMS
     allowed_roles = ("developer", "user", "assistant", "tool")
+    same_file = "the same train.jsonl and valid.jsonl; no system messages"
 
     def write(self, bundle: ExportBundle, folder: Path) -> list[str]:
         opts = self.check_options(bundle.options)

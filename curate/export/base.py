@@ -48,6 +48,19 @@ class ExportTarget:
     name: ClassVar[str] = ""
     registry: ClassVar[dict[str, type[ExportTarget]]] = {}
     option_params: ClassVar[tuple[Param, ...]] = ()  # what ``export.options`` may hold
+    same_file: ClassVar[str] = ""  # how this target takes openai-rft's files ("" when it does not)
+
+    def notice(self) -> str:
+        """A warning every export to this target carries (e.g. the platform is closing); "" for none."""
+        return ""
+
+    def notice_findings(self) -> pl.DataFrame:
+        """:meth:`notice` as a dataset-level ``warn`` finding (rule ``target_notice``)."""
+        from curate.export._chat import warn
+        from curate.frame import empty_findings
+
+        text = self.notice()
+        return warn("target_notice", text) if text else empty_findings()
 
     def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """The target's ``export.options`` checked against :attr:`option_params` (ConfigError if bad)."""

@@ -67,6 +67,11 @@ class OpenAIEvals(OpenAIRFT):
     allowed_roles = ("system", "developer", "user", "assistant")
     limits: dict[str, int] = {}
 
+    def notice(self) -> str:
+        return (f"{self.name}: OpenAI Evals was shut down on 2026-11-30 (read-only since 2026-10-31), so these "
+                "files can no longer run there. For a baseline with the training grader, use `curate dryrun` "
+                "(any OpenAI-compatible endpoint); OpenAI points evals users to Promptfoo.")
+
     def _opts(self, bundle: ExportBundle) -> dict[str, Any]:
         return self.check_options(bundle.options)
 

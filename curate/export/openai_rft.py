@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from curate.export._reference import reference_findings
 from curate.export.base import SPLIT_FILES, ExportBundle, ExportTarget
 from curate.frame import ERROR, WARN, concat_findings, findings_for
 from curate.options import Param
@@ -35,6 +36,7 @@ class OpenAIRFT(ExportTarget):
     allowed_roles: tuple[str, ...] = ALLOWED_ROLES
     limits: dict[str, int] = LIMITS
     option_params = OPTIONS
+    reference_as_text = False  # True when the format holds the reference as a string
 
     def write(self, bundle: ExportBundle, folder: Path) -> list[str]:
         written = []
@@ -46,8 +48,21 @@ class OpenAIRFT(ExportTarget):
         )
         return [*written, "response_format.json"]
 
+    def notice(self) -> str:
+        if self.name != OpenAIRFT.name:  # same-shape subclasses are other platforms
+            return ""
+        from curate.export.base import ExportTarget, target_names
+
+        same = [f"{n} ({ExportTarget.registry[n].same_file})" for n in target_names() if ExportTarget.registry[n].same_file]
+        others = [n for n in target_names() if n != self.name and not ExportTarget.registry[n].same_file
+                  and n != "openai-evals"]
+        return (f"{self.name}: OpenAI takes no new fine-tuning jobs from 2027-01-06 (self-serve fine-tuning is "
+                f"closing; inactive organisations are blocked already). These files also fit {'; '.join(same)}; "
+                "Fireworks RFT reads the same messages. The same curated data exports for "
+                f"{', '.join(others)}: set export.target.")
+
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
-        parts = []
+        parts = [self.notice_findings(), reference_findings(self.name, bundle, as_text=self.reference_as_text)]
         for split, frame in bundle.splits.items():
             rows = frame.with_row_index("line", offset=1).with_columns(pl.col("line").cast(pl.Int64))
             roles = pl.col("messages").list.eval(pl.element().struct.field("role"))

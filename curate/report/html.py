@@ -14,6 +14,7 @@ import polars as pl
 from curate.report.svg import grouped_bars
 
 EXAMPLES_PER_RULE = 5
+MAX_CHART_LABELS = 40  # more classes than this: the largest in the chart, all in the table
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1000px;color:#222;line-height:1.4}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
@@ -38,6 +39,7 @@ def render_report(
         _counts(manifest),
         _labels(label_series),
         _quality(manifest),
+        _export(manifest),
         _findings(findings, examples),
         _files(manifest),
         "</body></html>\n",
@@ -61,9 +63,13 @@ def _labels(series: Mapping[str, Mapping[str, int]]) -> str:
         f"<tr><td>{escape(c)}</td>" + "".join(f"<td class='num'>{series[n].get(c, 0)}</td>" for n in series) + "</tr>"
         for c in categories
     )
-    chart = grouped_bars(categories, series, title="Rows per label")
-    return (f"<h2>Label distribution</h2>{chart}<details><summary>Table</summary><table><tr><th>label</th>"
-            f"{table_head}</tr>{table_rows}</table></details>")
+    shown = categories[:MAX_CHART_LABELS]
+    title = "Rows per label" if len(shown) == len(categories) else \
+        f"Rows per label: the {len(shown)} largest of {len(categories)} (every label in the table below)"
+    chart = grouped_bars(shown, series, title=title)
+    opened = " open" if len(shown) < len(categories) else ""
+    return (f"<h2>Label distribution</h2>{chart}<details{opened}><summary>Table of all {len(categories)} labels"
+            f"</summary><table><tr><th>label</th>{table_head}</tr>{table_rows}</table></details>")
 
 
 def _quality(manifest: Mapping[str, Any]) -> str:
@@ -100,6 +106,21 @@ def _quality(manifest: Mapping[str, Any]) -> str:
         for name, labels in missing.items():
             out.append(f"<p class='warn'>labels with no row in {escape(name)}: {escape(', '.join(labels))}</p>")
     return ("<h2>Balance and split</h2>" + "".join(out)) if out else ""
+
+
+def _export(manifest: Mapping[str, Any]) -> str:
+    """The export target's warnings (e.g. a platform that is closing, prompts over a length cap)."""
+    export = manifest.get("export") or {}
+    warnings = export.get("warnings") or []
+    if not warnings:
+        return ""
+    items = "".join(
+        f"<li class='warn'><code>{escape(w['rule'])}</code>"
+        + (f" ({w['rows']} rows, first at line {w['first_line']})" if w.get("rows") else "")
+        + f": {escape(w['message'])}</li>"
+        for w in warnings
+    )
+    return f"<h2>Export target {escape(str(export.get('target', '')))}</h2><ul>{items}</ul>"
 
 
 def _fmt(value: Any) -> str:

@@ -15,7 +15,7 @@ import polars as pl
 from curate.frame import TEXT, WARN
 from curate.options import Param
 from curate.rules.base import RowRule
-from curate.rules.tokens import token_counter
+from curate.rules.tokens import counter_name, token_counter
 
 # A UTF-8 lead byte read as cp1252/latin-1 (Ã Â â Ð Ñ Ø Ù ...) followed by a character that a
 # continuation byte (0x80-0xBF) becomes in cp1252 or latin-1. Plain English or legal text never
@@ -63,8 +63,9 @@ class MaxChars(RowRule):
 
 
 class MaxTokens(RowRule):
-    """Token count: exact with an installed ``tiktoken`` whose encoding is cached offline
-    (``tokenizer: auto``), otherwise ``ceil(chars / chars_per_token)``."""
+    """Token count: exact when :mod:`curate.rules.tokens` can count ``encoding`` offline
+    (``tokenizer: auto``: bpe-openai, a cached tiktoken encoding, or ``file:tokenizer.json``),
+    otherwise ``ceil(chars / chars_per_token)``; the message says which."""
 
     name = "max_tokens"
     severity_default = WARN
@@ -80,7 +81,16 @@ class MaxTokens(RowRule):
         count = token_counter(self.encoding) if self.tokenizer == "auto" else None
         if count is None:
             return (pl.col(TEXT).str.len_chars() / self.chars_per_token).ceil().cast(pl.Int64)
-        return pl.col(TEXT).map_batches(count, return_dtype=pl.Int64)
+        limit = self.max
+
+        def screened(texts: pl.Series) -> pl.Series:
+            # a token is at least one byte: texts of at most ``max`` bytes pass without tokenising
+            # (their value is then the byte count, an upper bound that is never reported)
+            out = texts.str.len_bytes().cast(pl.Int64)
+            long = (out > limit).arg_true()
+            return out.scatter(long, count(texts.gather(long))) if long.len() else out
+
+        return pl.col(TEXT).map_batches(screened, return_dtype=pl.Int64)
 
     def passes(self, context):
         return self._tokens() <= self.max
@@ -89,8 +99,8 @@ class MaxTokens(RowRule):
         return self._tokens()
 
     def message_expr(self, context):
-        exact = self.tokenizer == "auto" and token_counter(self.encoding) is not None
-        how = f"{self.encoding} tokens" if exact else f"tokens (estimated at {self.chars_per_token:g} characters per token)"
+        exact = counter_name(self.encoding) if self.tokenizer == "auto" else None
+        how = f"tokens ({exact})" if exact else f"tokens (estimated at {self.chars_per_token:g} characters per token)"
         return f"text is longer than {self.max} {how}"
 
 
