@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -77,10 +76,8 @@ def alias_bomb(levels: int) -> str:
 def test_a_yaml_alias_bomb_is_refused_before_any_work(project):
     write_pipeline(project, alias_bomb(7))
     assert len((project / "p.yaml").read_text()) < 1000
-    began = time.perf_counter()
-    line = one_line_error(curate("run", str(project / "p.yaml")))
+    line = one_line_error(curate("run", str(project / "p.yaml")))  # the bomb is 4.8e6 values
     assert "expands to more than 100000 values" in line and "p.yaml" in line
-    assert time.perf_counter() - began < 60  # refused after bounded work (the bomb is 5e6 values)
     assert not (project / "out").exists()
 
 
@@ -248,3 +245,38 @@ def test_os_errors_are_one_line_exit_2(tmp_path, capsys):
 
     assert guarded(unreadable) == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'nope' / 'x.txt'}: No such file or directory\n"
+
+
+# D17: template rendering is bounded: a clear error after bounded work, never a MemoryError
+
+
+@pytest.mark.parametrize("body", [
+    "{% for i in range(100000) %}{% for j in range(100000) %}{{ j }}{% endfor %}{% endfor %}",
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "{{ 'x' * 10000000000 }}",
+    "{% set ns = namespace(s='abcdefgh') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+    "{{ label_names | join('y' * 100000) * 100 }}",
+])
+def test_runaway_developer_template_is_a_config_error(project, body):
+    (project / "dev.md").write_text(body + "\n")
+    write_pipeline(project, export="out: out, developer: dev.md")
+    line = one_line_error(curate("run", str(project / "p.yaml")))
+    assert line.startswith("error: developer prompt: ") and "refused" in line
+    assert not (project / "out").exists()
+
+
+def test_runaway_user_template_is_a_config_error(project):
+    write_pipeline(project, export="out: out, user: '{% for i in range(100000) %}{% for j in range(100) %}{{ text }}{% endfor %}{% endfor %}'")
+    line = one_line_error(curate("run", str(project / "p.yaml")))
+    assert line.startswith("error: user template: ") and "refused" in line
+
+
+def test_templates_with_loops_within_limits_render_as_before(project):
+    dev = "Labels:{% for name in label_names %} {{ loop.index }}={{ name ~ '!' }}{% endfor %} {{ 'ab' * 2 }}"
+    (project / "dev.md").write_text(dev)
+    write_pipeline(project, export="out: out, developer: dev.md, user: '{% if id %}{{ id }}: {% endif %}{{ text }}'")
+    done = curate("run", str(project / "p.yaml"), "-q")
+    assert done.returncode == 0, done.stderr
+    first = json.loads((project / "out" / "train.jsonl").read_text().splitlines()[0])
+    assert first["messages"][0]["content"] == "Labels: 1=t0! 2=t1! 3=t2! abab"
+    assert first["messages"][1]["content"].startswith(first["id"] + ": document number")
