@@ -10,6 +10,7 @@ Paths resolve relative to the YAML file. Every stage is optional except ``source
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +19,10 @@ from typing import Any
 from curate import yaml_safe
 from curate.errors import ConfigError
 from curate.io.source import SourceSpec
+from curate.kinds import Kind, get_kind, kind_from_config
 from curate.options import Param, parse_options
 
-SECTIONS = ("source", "labels", "rules", "balance", "split", "export", "dryrun", "report")
+SECTIONS = ("source", "labels", "answer", "rules", "balance", "split", "export", "dryrun", "report")
 TEMPLATE_SUFFIXES = (".md", ".txt", ".j2", ".jinja", ".jinja2")
 
 EXPORT_PARAMS = (
@@ -28,8 +30,9 @@ EXPORT_PARAMS = (
     Param("target", str, "openai-rft"),
     Param("developer", str, None, nullable=True),
     Param("user", str, "{{ text }}"),
-    Param("reference", str, "labels", choices=("labels",)),
-    Param("answer_key", str, "labels"),
+    Param("reference", str, None, choices=("labels", "answer", None)),
+    Param("answer_key", str, None, nullable=True),  # default: the kind's (labels, label, answer)
+    Param("response_format", bool, True),  # false: no response_format.json (plain-text answers)
     Param("passthrough", list, []),
     Param("grader", (str, dict), None, nullable=True),
     Param("options", dict, {}),
@@ -48,6 +51,7 @@ class ExportConfig:
     developer: str = ""  # the developer prompt template text ("" = no developer message)
     user: str = "{{ text }}"
     answer_key: str = "labels"
+    response_format: bool = True
     passthrough: tuple[str, ...] = ()
     grader: str | dict[str, Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -60,6 +64,7 @@ class PipelineConfig:
     base_dir: Path
     source: SourceSpec
     export: ExportConfig
+    kind: Kind = field(default_factory=lambda: get_kind("labels"))  # the task kind (curate.kinds)
     labels: dict[str, Any] | None = None
     rules: tuple[str | dict[str, Any], ...] = ("default",)
     balance: dict[str, Any] | None = None
@@ -103,7 +108,14 @@ def _check(mapping: dict[str, Any], base: Path, where: str) -> PipelineConfig:
         if not isinstance(mapping.get(required), dict):
             raise ConfigError(f"{where}the {required!r} section is required and must be a mapping")
     source = SourceSpec.from_mapping(mapping["source"], base, f"{where}source: ")
-    export = _export(mapping["export"], base, f"{where}export: ")
+    for name in ("labels", "answer"):
+        value = mapping.get(name)
+        if value is not None and not isinstance(value, dict):
+            raise ConfigError(f"{where}the {name!r} section must be a mapping; got {type(value).__name__}")
+    kind = kind_from_config(mapping.get("answer"), mapping.get("labels"), answer_field=source.answer,
+                            base_dir=base, where=where)
+    source = _with_category_fields(source, mapping)
+    export = _export(mapping["export"], base, f"{where}export: ", kind)
     rules = mapping.get("rules", ["default"])
     if rules is None:
         rules = []
@@ -117,24 +129,53 @@ def _check(mapping: dict[str, Any], base: Path, where: str) -> PipelineConfig:
         sections[name] = value
     report = parse_options("report", sections["report"], REPORT_PARAMS, f"{where}report: ")
     return PipelineConfig(
-        base_dir=base, source=source, export=export, labels=sections["labels"], rules=tuple(rules),
+        base_dir=base, source=source, export=export, kind=kind, labels=sections["labels"], rules=tuple(rules),
         balance=sections["balance"], split=sections["split"] or {}, dryrun=sections["dryrun"], report=report,
         resolved=_resolved(mapping, source, export), where=where,
     )
 
 
-def _export(mapping: Mapping[str, Any], base: Path, where: str) -> ExportConfig:
+def _export(mapping: Mapping[str, Any], base: Path, where: str, kind: Kind) -> ExportConfig:
     opts = parse_options("export", mapping, EXPORT_PARAMS, where)
+    expected = "labels" if kind.is_labels else "answer"
+    if opts["reference"] not in (None, expected):
+        raise ConfigError(f"{where}reference: this pipeline's reference is its {expected!r} (a {kind.name} task); "
+                          f"got {opts['reference']!r}")
     return ExportConfig(
         out=_resolve(base, opts["out"]),
         target=opts["target"],
         developer=_template_text(opts["developer"], base, where + "developer: "),
         user=_template_text(opts["user"], base, where + "user: "),
-        answer_key=opts["answer_key"],
+        answer_key=opts["answer_key"] or kind.default_answer_key,
+        response_format=opts["response_format"],
         passthrough=tuple(str(p) for p in opts["passthrough"]),
         grader=opts["grader"],
         options=dict(opts["options"]),
     )
+
+
+def category_fields(mapping: Mapping[str, Any]) -> dict[str, str]:
+    """The category fields selection stratifies or balances on: ``{"split": path, "balance": path}``."""
+    out = {}
+    for section, key in (("split", "stratify"), ("balance", "by")):
+        value = (mapping.get(section) or {}).get(key) if isinstance(mapping.get(section), dict) else None
+        if isinstance(value, str):
+            out[section] = value
+    return out
+
+
+def category_column(source: SourceSpec, path: str) -> str:
+    """The record-frame column holding the category field ``path``."""
+    return next((name for name, src in source.passthrough if path in (name, src)), path)
+
+
+def _with_category_fields(source: SourceSpec, mapping: Mapping[str, Any]) -> SourceSpec:
+    """Load the category fields too: a passthrough name is used as is, another path is added."""
+    pairs = list(source.passthrough)
+    for path in category_fields(mapping).values():
+        if not any(path in pair for pair in pairs):
+            pairs.append((path, path))
+    return dataclasses.replace(source, passthrough=tuple(pairs)) if len(pairs) > len(source.passthrough) else source
 
 
 def _template_text(value: str | None, base: Path, where: str) -> str:

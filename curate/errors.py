@@ -61,6 +61,8 @@ class MissingDependency(CurateError, ImportError):
             "hf": "reading a Hugging Face dataset",
             "skml": "the scikit-multilearn split method",
             "gx": "the great-expectations integration",
+            "similarity": "text similarity grading",
+            "math": "the math_equivalence grader",
         }
         what = purpose or purposes.get(extra, f"this feature ({extra})")
         super().__init__(f"{what} needs the {package!r} package: pip install 'curate[{extra}]'")

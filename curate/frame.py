@@ -9,9 +9,16 @@ column         dtype                   meaning
                                        the row's key through the whole pipeline
 ``id``         String (nullable)       the user's id field
 ``text``       String                  the input text
-``labels``     List(String)            raw label ids as given (numbers become strings)
+``labels``     List(String)            label kinds only: raw label ids as given
 ``label_names`` List(String)           labels after vocabulary mapping, sorted, unique
-                                       (equals ``labels`` when there is no vocabulary)
+                                       (equals ``labels`` when there is no vocabulary);
+                                       for open-answer kinds the category values selection
+                                       stratifies on (empty lists without a category field)
+``answer``     String                  open-answer kinds only: the canonical answer as text
+                                       (json: compact JSON, sorted keys; number: its value)
+``answer_norm`` String (nullable)      open-answer kinds only: the normalised comparison key
+                                       duplicate and conflict rules group on; null when the
+                                       answer cannot be read
 other          as read                 passthrough fields, named as the user mapped them
 =============  ======================  ==============================================
 
@@ -34,7 +41,10 @@ ID = "id"
 TEXT = "text"
 LABELS = "labels"
 LABEL_NAMES = "label_names"
+ANSWER = "answer"
+ANSWER_NORM = "answer_norm"
 CORE_COLUMNS = (LINE, ID, TEXT, LABELS, LABEL_NAMES)
+RESERVED_COLUMNS = (LINE, ID, TEXT, LABELS, LABEL_NAMES, ANSWER, ANSWER_NORM)
 
 ERROR = "error"
 WARN = "warn"

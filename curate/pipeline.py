@@ -23,18 +23,19 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from curate.config import PipelineConfig, load_config
+from curate.config import PipelineConfig, category_column, category_fields, load_config
 from curate.diagnose import explain_all_rejected
 from curate.errors import CurateError, ExportError, SelectionError
 from curate.export.base import SPLIT_FILES, ExportBundle, get_target
 from curate.export.bundle import build_bundle
-from curate.export.response_format import response_format
 from curate.export.templates import check_template
 from curate.frame import ERROR, LABEL_NAMES, LINE, TEXT, WARN, concat_findings
 from curate.hooks import Hook, StageEvent, run_hooks
 from curate.io.atomic import flushing, fsync_file, write_text_atomic
 from curate.io.load import load_records
 from curate.io.outdir import OutFolder
+from curate.kinds.base import category_lists
+from curate.kinds.base import response_format as kind_response_format
 from curate.ledger import build_ledger, disposition_counts, rejected_rows, rule_counts
 from curate.manifest import build_manifest, dumps, label_counts, sha256_of
 from curate.options import parse_options
@@ -42,7 +43,6 @@ from curate.report.html import render_report
 from curate.rules import RuleContext, evaluate_rules, restate_findings
 from curate.schemas import validate as validate_schema
 from curate.select.options import balance_options, split_options
-from curate.vocab import Vocabulary, identity_labels
 
 DEFAULT_VALIDATION = 0.2  # share of the pool, when split.validation is not given
 
@@ -153,6 +153,7 @@ class _Run:
         if class_names is None:
             class_names = tuple(sorted(set(pool[LABEL_NAMES].explode().drop_nulls().to_list())))
         labels = {"pool": pool.select(LABEL_NAMES)}
+        kind = cfg.kind
 
         splits, extra = self._place(pool, balance_opts, split_opts, groups, labels)
         del pool
@@ -162,10 +163,11 @@ class _Run:
         bundle = build_bundle(
             splits, label_names=class_names, developer=cfg.export.developer, user=cfg.export.user,
             answer_key=cfg.export.answer_key, passthrough=cfg.export.passthrough, grader=grader,
-            options=cfg.export.options,
+            options=cfg.export.options, kind=kind, response_format=cfg.export.response_format,
         )
         for split_name, frame in bundle.splits.items():
-            _boundary(frame.with_row_index("line", offset=1), "export", fatal=True, what=SPLIT_FILES[split_name])
+            _boundary(frame.with_row_index("line", offset=1), kind.schema_stages["export"], fatal=True,
+                      what=SPLIT_FILES[split_name])
         placed = {name: f[LINE] for name, f in splits.items()}
         labels.update({name: f.select(LABEL_NAMES) for name, f in splits.items()})
         del splits
@@ -180,15 +182,15 @@ class _Run:
     def _load(self) -> tuple[pl.DataFrame, pl.DataFrame, int, tuple[str, ...] | None]:
         cfg = self.cfg
         self.say(f"loading {cfg.source.path}")
-        loaded = load_records(cfg.source)
-        if cfg.labels is not None:
-            vocab = Vocabulary.from_config(cfg.labels, cfg.base_dir, f"{cfg.where}labels: ")
-            frame, label_findings = vocab.map_frame(loaded.frame)
-            class_names: tuple[str, ...] | None = vocab.class_names
-        else:
-            frame, label_findings = identity_labels(loaded.frame)
-            class_names = None
-        findings = concat_findings([loaded.findings, label_findings, _boundary(frame, "records")])
+        kind = cfg.kind
+        class_names = kind.class_names  # reads the vocabulary (if any) before the source
+        loaded = load_records(cfg.source, kind)
+        fields = category_fields(cfg.resolved)
+        categories = fields.get("split", fields.get("balance"))
+        frame, label_findings = kind.prepare(
+            loaded.frame, None if categories is None else category_column(cfg.source, categories))
+        findings = concat_findings([loaded.findings, label_findings,
+                                    _boundary(frame, kind.schema_stages["records"])])
         self.event("after_load", frame=frame, findings=findings)
         return frame, findings, loaded.input_rows, class_names
 
@@ -196,15 +198,17 @@ class _Run:
                class_names: tuple[str, ...] | None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         cfg = self.cfg
         self.say(f"checking {frame.height} rows against rule packs {', '.join(map(str, cfg.rules)) or '(none)'}")
+        kind, key = cfg.kind, cfg.export.answer_key
         context = RuleContext(
             label_names=class_names,
-            response_format=response_format(class_names, cfg.export.answer_key) if class_names else None,
-            extra={"answer_key": cfg.export.answer_key},
+            response_format=kind_response_format(kind.response_schema(key, class_names), key) if class_names else None,
+            extra={"answer_key": key},
+            kind=kind,
         )
         rules = evaluate_rules(frame, cfg.rules, base_dir=cfg.base_dir, context=context)
         findings = concat_findings([restate_findings(findings, cfg.rules, base_dir=cfg.base_dir), rules.findings])
         pool = _without_errors(frame, findings)
-        curated = _boundary(pool, "curated")
+        curated = _boundary(pool, kind.schema_stages["curated"])
         if curated.height:
             findings = concat_findings([findings, curated])
             pool = _without_errors(pool, curated)
@@ -221,14 +225,16 @@ class _Run:
         chosen, unused, extra = self._select(pool, balance_opts)
         if balance_opts:
             labels["balanced"] = chosen.select(LABEL_NAMES)
-        split = split_stage.split_train_valid(chosen[LABEL_NAMES], split_opts, self._groups(chosen, groups))
+        split = split_stage.split_train_valid(self._strata(chosen, split_opts.get("stratify")), split_opts,
+                                              self._groups(chosen, groups))
         splits = {
             "train": chosen.filter(pl.Series(split.assignment == split_stage.TRAIN)),
             "valid": chosen.filter(pl.Series(split.assignment == split_stage.VALID)),
         }
         production = int(split_opts.get("production", 0) or 0)
         if production:
-            picked = balance_stage.select_natural(unused[LABEL_NAMES], min(production, unused.height), split_opts["seed"])
+            picked = balance_stage.select_natural(self._strata(unused, split_opts.get("stratify")),
+                                                  min(production, unused.height), split_opts["seed"])
             splits["valid_production"] = unused[np.sort(picked)]
         extra["split"] = split.quality
         return splits, extra
@@ -260,11 +266,17 @@ class _Run:
             return pool, pool.clear(), {}
         from curate.select import balance as balance_stage
 
-        result = balance_stage.select_balanced(pool[LABEL_NAMES], opts)
+        result = balance_stage.select_balanced(self._strata(pool, opts.get("by")), opts)
         mask = np.zeros(pool.height, dtype=bool)
         mask[result.indices] = True
         keep = pl.Series(mask)
         return pool.filter(keep), pool.filter(~keep), {"balance": result.stats}
+
+    def _strata(self, frame: pl.DataFrame, field: str | None) -> pl.Series:
+        """What selection stratifies or balances on: a category field, else ``label_names``."""
+        if field is None:
+            return frame[LABEL_NAMES]
+        return category_lists(frame, category_column(self.cfg.source, field))
 
     @staticmethod
     def _groups(chosen: pl.DataFrame, groups: pl.DataFrame) -> np.ndarray:
@@ -278,13 +290,14 @@ class _Run:
         offset = int(joined["_t"].max() or 0) + 1
         return joined.select(pl.coalesce(pl.col("group") + offset, pl.col("_t"))).to_series().to_numpy()
 
-    def _grader(self) -> dict[str, Any] | None:
-        spec = self.cfg.export.grader
+    def _grader(self) -> dict[str, Any]:
+        """``export.grader``, or the kind's default grader: every export ships a grader."""
+        spec, key = self.cfg.export.grader, self.cfg.export.answer_key
         if spec is None:
-            return None
+            return self.cfg.kind.default_grader(key)
         from curate.graders import build_grader
 
-        return build_grader(spec, answer_key=self.cfg.export.answer_key, base_dir=self.cfg.base_dir)
+        return build_grader(spec, answer_key=key, base_dir=self.cfg.base_dir)
 
     def _lint(self, target: Any, bundle: ExportBundle) -> list[dict[str, Any]]:
         """Refuse the export on any error finding; print and return the warnings, one per rule."""
@@ -292,8 +305,9 @@ class _Run:
         if bundle.grader is not None:
             from curate.graders import lint_templates
 
-            for split, frame in bundle.splits.items():
-                found = lint_templates(bundle.grader, frame, has_response_format=True)
+            for split in bundle.splits:
+                found = lint_templates(bundle.grader, bundle.items(split),
+                                       has_response_format=bundle.response_format is not None)
                 problems.append(found.with_columns(pl.format("{}: {}", pl.lit(SPLIT_FILES[split]), "message")
                                                    .alias("message")))
         found = concat_findings(problems).filter(pl.col("severity") == ERROR)

@@ -30,7 +30,7 @@ from curate.errors import ConfigError
 from curate.frame import ERROR, FINDINGS_SCHEMA, empty_findings
 from curate.resources import data_dir
 
-STAGES = ("records", "curated", "export")
+STAGES = ("records", "curated", "curated_open", "export", "export_open")  # see Kind.schema_stages
 _SIMPLE = {"Int64": pl.Int64, "Int32": pl.Int32, "Float64": pl.Float64, "String": pl.String,
            "Boolean": pl.Boolean, "Utf8": pl.String}
 
@@ -135,7 +135,8 @@ def load_schema(stage: str):
     for name, col in spec["columns"].items():
         checks = [_check(k, v) for k, v in (col.get("checks") or {}).items()]
         columns[name] = pa.Column(
-            parse_dtype(col["dtype"]), checks=checks, nullable=bool(col.get("nullable", False)),
+            None if col["dtype"] is None else parse_dtype(col["dtype"]),  # null: any dtype
+            checks=checks, nullable=bool(col.get("nullable", False)),
             unique=bool(col.get("unique", False)), required=bool(col.get("required", True)),
         )
     return pa.DataFrameSchema(columns, strict=bool(spec.get("strict", False)), name=spec.get("name", stage))

@@ -257,11 +257,12 @@ def test_model_graders_and_unsupported_metrics_are_refused_clearly():
     validate_grader(score_model)
     with pytest.raises(ConfigError, match="cannot run offline"):
         LocalGrader(score_model)
-    bleu = {"type": "text_similarity", "name": "b", "input": "{{sample.output_text}}", "reference": "{{item.a}}",
-            "evaluation_metric": "bleu"}  # fmt: skip
-    validate_grader(bleu)
-    with pytest.raises(ConfigError, match="'bleu' is not supported by curate's local runner"):
-        LocalGrader(bleu)
+    cosine = {"type": "text_similarity", "name": "c", "input": "{{sample.output_text}}", "reference": "{{item.a}}",
+              "evaluation_metric": "cosine"}  # fmt: skip
+    with pytest.raises(ConfigError, match="evals only"):
+        validate_grader(cosine)  # not an RFT grader on the platform
+    with pytest.raises(ConfigError, match="grader 'c': the cosine metric embeds texts"):
+        LocalGrader(cosine)  # needs an embeddings endpoint (tests/test_grader_similarity.py)
 
 
 # --- formulas ------------------------------------------------------------------------------------
@@ -329,12 +330,17 @@ def test_validate_grader_names_the_problem(grader, message):
         validate_grader(grader)
 
 
+REQUIRED_PARAMS = {"multi": {"graders": {"exact": "exact_match", "fuzzy": "fuzzy_match"},
+                             "calculate_output": "0.5 * exact + 0.5 * fuzzy"}}  # fmt: skip
+
+
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_preset_builds_a_valid_grader_that_runs_locally(preset):
-    grader = build_grader(preset)
+    spec = {"preset": preset, **REQUIRED_PARAMS.get(preset, {})}
+    grader = build_grader(spec)
     validate_grader(grader)
     json.dumps(grader)
-    assert build_grader({"preset": preset}) == grader  # deterministic
+    assert build_grader(spec) == grader  # deterministic
     assert LocalGrader(grader, workers=0).grade("", {"reference_answer": ["x"]}).score == 0.0
 
 
@@ -484,5 +490,6 @@ def test_public_surface_is_frozen():
     import curate.graders
 
     assert sorted(curate.graders.__all__) == [
-        "GradeResult", "LocalGrader", "PRESETS", "build_grader", "lint_templates", "make_sample", "validate_grader",
+        "GradeResult", "LocalGrader", "PRESETS", "build_grader", "default_grader", "lint_templates", "make_sample",
+        "validate_grader",
     ]  # fmt: skip

@@ -133,3 +133,24 @@ def test_closed_pipe_gives_no_traceback(tmp_path):
     err = proc.stderr.read().decode()
     proc.wait(timeout=120)
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_init_then_run_completes_on_an_open_answer_file(tmp_path):
+    shutil.copy(DATA / "medical_head40.jsonl", tmp_path / "raw.jsonl")
+    assert cli("init", str(tmp_path / "raw.jsonl")).returncode == 0
+    ran = cli("run", str(tmp_path / "pipeline.yaml"), "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    answers = {str(r["idx"]): r["Ground-True Answer"] for r in map(json.loads, (DATA / "medical_head40.jsonl").read_text().splitlines())}
+    exported = [json.loads(line) for name in ("train.jsonl", "valid.jsonl")
+                for line in (tmp_path / "out" / name).read_text().splitlines()]
+    assert exported and all(row["reference_answer"] == answers[row["id"]] for row in exported)
+
+
+def test_init_then_run_on_a_single_label_csv(tmp_path):
+    shutil.copy(DATA / "banking77_head200.csv", tmp_path / "train.csv")
+    assert cli("init", str(tmp_path / "train.csv")).returncode == 0
+    assert yaml.safe_load((tmp_path / "pipeline.yaml").read_text())["labels"] == {"single": True}
+    ran = cli("run", str(tmp_path / "pipeline.yaml"), "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    rows = [json.loads(line) for line in (tmp_path / "out" / "train.jsonl").read_text().splitlines()]
+    assert rows and all(isinstance(r["reference_answer"], str) for r in rows)

@@ -72,19 +72,32 @@ class AnswerFormat:
         if not isinstance(schema, Mapping):
             return cls()
         props = schema.get("properties") or {}
-        arrays = [k for k in schema.get("required", props) if (props.get(k) or {}).get("type") == "array"]
-        key = arrays[0] if arrays else "labels"
+        required = list(schema.get("required", props))
+        arrays = [k for k in required if (props.get(k) or {}).get("type") == "array"]
+        # label sets: the array property; open answers: the one required property
+        key = arrays[0] if arrays else required[0] if len(required) == 1 else "labels"
         enum = ((props.get(key) or {}).get("items") or {}).get("enum") or ()
         return cls(key=key, labels=tuple(str(x) for x in enum), schema=schema)
 
-    def render(self, labels: list[str]) -> str:
+    def render_answer(self, value: Any) -> str:
+        """A sample that answers ``value``: a label list as :meth:`render`; an open answer (text,
+        number, object) in the response format's answer field, or as plain text without one."""
+        if isinstance(value, list | tuple):
+            return self.render(list(value))
+        if self.schema is None:
+            return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if self.key in (self.schema.get("properties") or {}):
+            return self.render(value)
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+    def render(self, labels: Any) -> str:
         """A sample that answers ``labels`` and fills other required fields with empty values."""
         answer: dict[str, Any] = {}
         props = (self.schema or {}).get("properties") or {}
         for name in (self.schema or {}).get("required", ()):
             empty = {"string": "", "array": [], "object": {}, "number": 0, "integer": 0, "boolean": False}
             answer[name] = empty.get((props.get(name) or {}).get("type"), None)
-        answer[self.key] = list(labels)
+        answer[self.key] = list(labels) if isinstance(labels, list | tuple) else labels
         return json.dumps(answer, ensure_ascii=False)
 
     def problem(self, text: str) -> str | None:

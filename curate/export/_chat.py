@@ -134,10 +134,13 @@ def dumps(value: Any) -> str:
 RESPONSE_FORMAT_FILE = "response_format.json"
 
 
-def write_response_format(bundle: ExportBundle, folder: Path) -> str:
-    """Write the chat-style response format (for a job, or guided decoding in vLLM/TGI); its name."""
+def write_response_format(bundle: ExportBundle, folder: Path) -> list[str]:
+    """Write the chat-style response format (for a job, or guided decoding in vLLM/TGI); the names
+    written (none when the export has no response format)."""
+    if bundle.response_format is None:
+        return []
     (folder / RESPONSE_FORMAT_FILE).write_text(dumps(bundle.response_format), encoding="utf-8")
-    return RESPONSE_FORMAT_FILE
+    return [RESPONSE_FORMAT_FILE]
 
 
 CHARS_PER_TOKEN = 4.0  # the estimate used where no tokenizer is at hand (as in the text rules)

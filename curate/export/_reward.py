@@ -19,6 +19,7 @@ import numbers
 import os
 
 GRADER = json.loads(@GRADER@)
+EXTRACT_ANSWER = @EXTRACT@  # string_check/text_similarity/model graders read the final answer
 
 _runner = None
 
@@ -63,7 +64,7 @@ def _make_runner():
         except ImportError:
             LocalGrader = None
         if LocalGrader is not None:
-            local = LocalGrader(GRADER, workers=0)
+            local = LocalGrader(GRADER, workers=0, extract_answer=EXTRACT_ANSWER)
             return lambda texts, items: [r.score for r in local.grade_many(list(zip(texts, items)))]
     return _standalone()
 
@@ -198,13 +199,18 @@ def reward_module(
     header: str,
     columns: Sequence[str] = (),
     constants: Mapping[str, Any] | None = None,
+    extract_answer: bool = True,
 ) -> str:
     """Python source of a reward module (``flavour``: ``trl``, ``verl``, ``bedrock`` or ``gemini``);
-    ``constants`` become module-level assignments (``NAME = repr(value)``) before the flavour's code."""
+    ``constants`` become module-level assignments (``NAME = repr(value)``) before the flavour's code.
+    ``extract_answer``: template and model graders read the final answer (after ``</think>``,
+    inside a fenced block), as :class:`~curate.graders.LocalGrader` does; python graders get the
+    completion as it is (curate's python presets read the final answer themselves)."""
     body = {"trl": _TRL, "verl": _VERL, "bedrock": _BEDROCK, "gemini": _GEMINI}[flavour]
     grader_json = json.dumps(grader, ensure_ascii=False, sort_keys=True)
     assigned = "".join(f"{name} = {value!r}\n" for name, value in (constants or {}).items())
     text = f'"""{header}\n"""\n' + _RUNTIME + ("\n" + assigned if assigned else "") + body
+    text = text.replace("@EXTRACT@", repr(bool(extract_answer)))
     text = text.replace("@COLUMNS@", repr(list(columns))).replace(
         "@NAME@", repr(str(grader.get("name", "reward")))
     )

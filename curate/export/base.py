@@ -8,8 +8,15 @@ Each split frame in a bundle has these columns, in this order:
 - ``id`` (String)
 - ``messages`` (List(Struct{role: String, content: String})): the full rendered prompt,
   ending with a ``user`` message
-- ``reference_answer`` (List(String)): the sorted label names
+- ``reference_answer``: the reference, typed by the task kind (:mod:`curate.kinds`): List(String)
+  of sorted label names for ``labels``; String for ``single_label``, ``text`` and ``math``;
+  Float64 for ``number``; String holding canonical JSON for ``json``
 - passthrough fields the user listed (any dtype)
+- ``reference_json`` (String): the reference as a JSON literal (``"Pneumonia"``, ``1000``,
+  ``{"a":1}``, ``["x","y"]``), to splice verbatim into JSON lines or use as a string (verl's
+  ``ground_truth``). It is not an item field: :meth:`ExportBundle.items` leaves it out, and
+  :func:`curate.export.openai_rft.write_jsonl` splices it in place of ``reference_answer`` for
+  kinds whose reference is a number or a JSON value.
 """
 
 from __future__ import annotations
@@ -17,14 +24,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
 
 from curate.errors import ConfigError
 from curate.options import Param, parse_options
 
+if TYPE_CHECKING:
+    from curate.kinds import Kind
+
 SPLIT_FILES = {"train": "train.jsonl", "valid": "valid.jsonl", "valid_production": "valid_production.jsonl"}
+REFERENCE_JSON = "reference_json"
+
+
+def _labels_kind() -> Kind:
+    from curate.kinds import get_kind
+
+    return get_kind("labels")
 
 
 @dataclass(frozen=True)
@@ -33,13 +50,32 @@ class ExportBundle:
 
     splits: dict[str, pl.DataFrame]  # "train", "valid" and optionally "valid_production"
     label_names: tuple[str, ...]  # every class name the answer may contain, sorted
-    response_format: dict[str, Any]  # chat-style {"type": "json_schema", "json_schema": {...}}
-    answer_key: str = "labels"  # key of the answer object that holds the label list
+    response_format: dict[str, Any] | None  # chat-style {"type": "json_schema", ...}; None: plain text
+    answer_key: str = "labels"  # key of the answer object that holds the answer
     grader: dict[str, Any] | None = None  # platform grader JSON, when configured
     developer_prompt: str = ""
     user_template: str = ""
     passthrough: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)  # target-specific export options
+    kind: Kind = field(default_factory=_labels_kind)  # the task kind (curate.kinds)
+
+    def items(self, split: str) -> pl.DataFrame:
+        """The item fields of a split's rows (everything but ``reference_json``)."""
+        return self.splits[split].drop(REFERENCE_JSON, strict=False)
+
+    def reference_json(self, split: str) -> pl.Series:
+        """The references of a split as JSON literals (computed when a hand-built frame lacks them)."""
+        frame = self.splits[split]
+        if REFERENCE_JSON in frame.columns:
+            return frame[REFERENCE_JSON]
+        from curate.kinds.base import json_literal
+
+        return frame.select(json_literal(pl.col("reference_answer")).alias(REFERENCE_JSON)).to_series()
+
+    def spliced(self, split: str) -> pl.Series | None:
+        """``reference_json`` of a split when JSON writers must splice it (numbers, JSON values)."""
+        frame = self.splits[split]
+        return frame[REFERENCE_JSON] if self.kind.splice_reference and REFERENCE_JSON in frame.columns else None
 
 
 class ExportTarget:

@@ -47,15 +47,15 @@ class BedrockRFT(OpenAIRFT):
         self.check_options(bundle.options)
         converted = bundle_with_roles(bundle, {"developer": "system"})
         names = []
-        for split, frame in converted.splits.items():
-            write_jsonl(frame, folder / SPLIT_FILES[split])
+        for split in converted.splits:
+            write_jsonl(converted.items(split), folder / SPLIT_FILES[split], converted.spliced(split))
             names.append(SPLIT_FILES[split])
         if bundle.grader is not None:
             (folder / LAMBDA_FILE).write_text(
                 reward_module(bundle.grader, "bedrock", header=_HEADER), encoding="utf-8"
             )
             names.append(LAMBDA_FILE)
-        return [*names, write_response_format(bundle, folder)]
+        return [*names, *write_response_format(bundle, folder)]
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
         self.check_options(bundle.options)

@@ -8,13 +8,14 @@ from typing import Any
 import polars as pl
 
 from curate.errors import ConfigError
-from curate.export.base import ExportBundle
+from curate.export.base import REFERENCE_JSON, ExportBundle
 from curate.export.messages import message_lists
-from curate.export.response_format import response_format
 from curate.export.templates import render_column, render_once
-from curate.frame import ID, LABEL_NAMES, LABELS, LINE, sorted_lists
+from curate.frame import ANSWER, ANSWER_NORM, ID, LABEL_NAMES, LABELS, LINE, sorted_lists  # noqa: F401  (re-exported)
+from curate.kinds.base import Kind
+from curate.kinds.base import response_format as chat_format
 
-RESERVED_KEYS = ("messages", "tools", "reference_answer", "id")
+RESERVED_KEYS = ("messages", "tools", "reference_answer", "id", REFERENCE_JSON)
 
 
 def build_bundle(
@@ -27,8 +28,17 @@ def build_bundle(
     passthrough: Sequence[str] = (),
     grader: dict[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
+    kind: Kind | None = None,
+    response_format: bool = True,
 ) -> ExportBundle:
-    """Render prompts and reference answers for each split (frames in the record-frame shape)."""
+    """Render prompts and reference answers for each split (frames in the record-frame shape).
+
+    ``kind`` (default ``labels``) types the reference; ``response_format=False`` exports no
+    response format (plain-text answers)."""
+    if kind is None:
+        from curate.kinds import get_kind
+
+        kind = get_kind("labels")
     clash = sorted(set(passthrough) & set(RESERVED_KEYS))
     if clash:
         raise ConfigError(f"export.passthrough: {clash[0]!r} is a reserved key of the exported rows")
@@ -41,19 +51,23 @@ def build_bundle(
             raise ConfigError(
                 f"export.passthrough: {missing[0]!r} is not a field of the records; map it in source.passthrough"
             )
-        context = frame.drop(LINE, LABELS, LABEL_NAMES, strict=False)
+        context = frame.drop(LINE, LABELS, LABEL_NAMES, ANSWER, ANSWER_NORM, strict=False)  # never the answer
         content = render_column(user, context, {"label_names": names})
         turns = ([("developer", dev_text)] if dev_text else []) + [("user", content)]
+        reference, reference_json = kind.references(frame)
         out[split] = frame.select(
             pl.lit(message_lists(turns, frame.height)).alias("messages"),
-            sorted_lists(frame[LABEL_NAMES]).alias("reference_answer"),
+            pl.lit(reference).alias("reference_answer"),
             pl.col(ID),
             *[pl.col(p) for p in passthrough],
+            pl.lit(reference_json).alias(REFERENCE_JSON),
         )
+    schema = kind.response_schema(answer_key, tuple(names)) if response_format else None
     return ExportBundle(
         splits=out,
         label_names=tuple(names),
-        response_format=response_format(names, answer_key),
+        response_format=chat_format(schema, answer_key),
+        kind=kind,
         answer_key=answer_key,
         grader=grader,
         developer_prompt=dev_text,

@@ -114,7 +114,7 @@ class GeminiRL(ExportTarget):
                 reward_module(bundle.grader, "gemini", header=_HEADER, constants=constants), encoding="utf-8"
             )
             names.append(REWARD_FILE)
-        return [*names, write_response_format(bundle, folder)]
+        return [*names, *write_response_format(bundle, folder)]
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
         opts = self.check_options(bundle.options)

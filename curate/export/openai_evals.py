@@ -79,19 +79,19 @@ class OpenAIEvals(OpenAIRFT):
         opts = self._opts(bundle)
         key = opts["input_key"]
         names, items = [], {}
-        for split, frame in bundle.splits.items():
-            items[split] = item_frame(frame, key)
+        for split in bundle.splits:
+            items[split] = item_frame(bundle.items(split), key)
             name = f"eval_items_{split}.jsonl"
-            write_jsonl(items[split].select(pl.struct(pl.all()).alias("item")), folder / name)
+            write_jsonl(items[split], folder / name, bundle.spliced(split), wrap="item")
             names.append(name)
         first = next(iter(bundle.splits.values()))
         shared = first["messages"].to_list()[0][:-1] if first.height else []
         template = [*shared, {"role": "user", "content": f"{{{{ item.{key} }}}}"}]
-        schema = bundle.response_format.get("json_schema", {})
+        schema = (bundle.response_format or {}).get("json_schema", {})
         text_format = {
             "type": "json_schema",
             **{k: schema[k] for k in ("name", "strict", "schema") if k in schema},
-        }
+        } if bundle.response_format is not None else {"type": "text"}
         definition = {
             "eval": {
                 "name": opts["name"],
@@ -114,7 +114,7 @@ class OpenAIEvals(OpenAIRFT):
             },
         }
         (folder / "eval.json").write_text(dumps(definition), encoding="utf-8")
-        return [*names, "eval.json", write_response_format(bundle, folder)]
+        return [*names, "eval.json", *write_response_format(bundle, folder)]
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
         opts = self._opts(bundle)
@@ -153,9 +153,10 @@ class OpenAIEvals(OpenAIRFT):
                 )
             from curate.graders import lint_templates
 
-            for split, frame in bundle.splits.items():
+            for split in bundle.splits:
                 found = lint_templates(
-                    bundle.grader, item_frame(frame, opts["input_key"]), has_response_format=True
+                    bundle.grader, item_frame(bundle.items(split), opts["input_key"]),
+                    has_response_format=bundle.response_format is not None,
                 )
                 parts.append(
                     found.with_columns(

@@ -24,9 +24,40 @@ ALLOWED_ROLES = ("developer", "user", "assistant", "tool")
 LIMITS = {"train": 50_000, "valid": 1_000, "valid_production": 1_000}
 
 
-def write_jsonl(frame: pl.DataFrame, path: Path) -> None:
-    """One compact JSON object per line, keys in column order, UTF-8."""
-    frame.write_ndjson(path)
+def write_jsonl(frame: pl.DataFrame, path: Path, reference_json: pl.Series | None = None,
+                wrap: str | None = None) -> None:
+    """One compact JSON object per line, keys in column order, UTF-8.
+
+    ``reference_json`` (JSON literals, one per row) is spliced verbatim as the value of
+    ``reference_answer``, so numbers and JSON objects keep their type; ``wrap`` nests each row
+    under that key (``{"item": {...}}``).
+    """
+    if reference_json is None:
+        (frame.select(pl.struct(pl.all()).alias(wrap)) if wrap else frame).write_ndjson(path)
+        return
+    lines = json_lines(frame, reference_json)
+    if wrap:
+        lines = pl.concat_str(pl.lit(f'{{"{wrap}":'), lines, pl.lit("}"))
+    text = pl.select(lines.str.join("\n")).item() if frame.height else ""
+    path.write_text(text + "\n" if text else "", encoding="utf-8")
+
+
+def json_lines(frame: pl.DataFrame, reference_json: pl.Series) -> pl.Expr:
+    """Each row as a JSON object text with ``reference_json`` spliced as ``reference_answer``."""
+    names = frame.columns
+    at = names.index("reference_answer")
+    before, after = names[:at], names[at + 1:]
+    parts: list[pl.Expr] = []
+    if before:
+        parts += [pl.lit(frame.select(pl.struct(before).struct.json_encode()).to_series()).str.head(-1), pl.lit(",")]
+    else:
+        parts.append(pl.lit("{"))
+    parts += [pl.lit('"reference_answer":'), pl.lit(reference_json)]
+    if after:
+        parts += [pl.lit(","), pl.lit(frame.select(pl.struct(after).struct.json_encode()).to_series()).str.slice(1)]
+    else:
+        parts.append(pl.lit("}"))
+    return pl.concat_str(parts)
 
 
 class OpenAIRFT(ExportTarget):
@@ -40,9 +71,11 @@ class OpenAIRFT(ExportTarget):
 
     def write(self, bundle: ExportBundle, folder: Path) -> list[str]:
         written = []
-        for split, frame in bundle.splits.items():
-            write_jsonl(frame, folder / SPLIT_FILES[split])
+        for split in bundle.splits:
+            write_jsonl(bundle.items(split), folder / SPLIT_FILES[split], bundle.spliced(split))
             written.append(SPLIT_FILES[split])
+        if bundle.response_format is None:
+            return written
         (folder / "response_format.json").write_text(
             json.dumps(bundle.response_format, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )

@@ -33,6 +33,7 @@ MAX_STEPS = 1_000_000  # loop iterations plus calls, per rendered text
 MAX_OUTPUT = 2_000_000  # characters per rendered text
 _BUDGET = "_curate_budget"
 _CONCAT = "_curate_concat"
+INTERNAL_NAMES = frozenset({_BUDGET, _CONCAT})  # names the bounded parse adds to every template
 _WIDE_FORMAT = re.compile(r"[%{][^%{}]*?\d{7,}")  # a width or precision of a million or more
 
 

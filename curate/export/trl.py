@@ -80,8 +80,8 @@ class TRLGRPO(OpenAIRFT):
         """The rows written per split: ``prompt`` then the item columns."""
         converted = self._converted(bundle)
         return {
-            split: frame.select(pl.col("messages").alias("prompt"), pl.exclude("messages"))
-            for split, frame in converted.splits.items()
+            split: converted.items(split).select(pl.col("messages").alias("prompt"), pl.exclude("messages"))
+            for split in converted.splits
         }
 
     def write(self, bundle: ExportBundle, folder: Path) -> list[str]:
@@ -114,7 +114,7 @@ class TRLGRPO(OpenAIRFT):
                 encoding="utf-8",
             )
             names.append("reward.py")
-        return [*names, write_response_format(bundle, folder)]
+        return [*names, *write_response_format(bundle, folder)]
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
         return concat_findings(

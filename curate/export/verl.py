@@ -125,7 +125,7 @@ class Verl(OpenAIRFT):
             names.append("reward.py")
         text = overrides(list(bundle.splits), opts["max_prompt_length"], bundle.grader is not None)
         (folder / OVERRIDES_FILE).write_text(text, encoding="utf-8")
-        return [*names, OVERRIDES_FILE, write_response_format(bundle, folder)]
+        return [*names, OVERRIDES_FILE, *write_response_format(bundle, folder)]
 
     def lint(self, bundle: ExportBundle) -> pl.DataFrame:
         opts = self._opts(bundle)
@@ -150,11 +150,11 @@ class Verl(OpenAIRFT):
         if bundle.grader is not None:
             from curate.graders import lint_templates
 
-            for split, frame in bundle.splits.items():
-                items = frame.drop(
+            for split in bundle.splits:
+                items = bundle.items(split).drop(
                     "messages"
                 )  # what compute_score rebuilds from ground_truth and extra_info
-                found = lint_templates(bundle.grader, items, has_response_format=True)
+                found = lint_templates(bundle.grader, items, has_response_format=bundle.response_format is not None)
                 parts.append(
                     found.with_columns(
                         pl.concat_str(pl.lit(f"{self.name} {split}.parquet: "), "message")

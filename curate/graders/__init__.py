@@ -8,6 +8,7 @@ One grader serves the baseline eval, the dry run and training, so gains are real
 0.8
 """
 
+from curate.graders.defaults import default_grader
 from curate.graders.lint import lint_templates
 from curate.graders.presets import PRESETS, build_grader
 from curate.graders.runner import GradeResult, LocalGrader, make_sample
@@ -18,6 +19,7 @@ __all__ = [
     "GradeResult",
     "LocalGrader",
     "build_grader",
+    "default_grader",
     "lint_templates",
     "make_sample",
     "validate_grader",

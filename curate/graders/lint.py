@@ -70,6 +70,8 @@ def _python_reads(source: str) -> tuple[set[tuple[str, ...]], bool]:
             reads.add((key,))
         elif target == sample_name and key == "output_json":
             output_json = True
+    if constants.get("ANSWER_FROM") in ("auto", "text"):  # curate's open-answer sources fall back
+        output_json = False  # to the output text, so they need no response format
     return reads, output_json
 
 

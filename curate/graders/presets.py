@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import ConfigError
-from curate.graders.validate import validate_grader
+from curate.graders.validate import METRICS, OPERATIONS, validate_grader
 from curate.options import Param, parse_options
 
 _COMMON = (
@@ -33,15 +34,36 @@ _TEXT = (
     Param("reference", str, None, nullable=True),  # template; default: {{item.<reference_key>}}
 )
 _FROM = Param("answer_from", str, "json", choices=("json", "text"))
+_FROM_AUTO = Param("answer_from", str, "auto", choices=("auto", "json", "text"))
+_EXTRACT = Param("extract_answer", bool, True)
+_TEXT_FROM = (*_TEXT, _FROM)
+
+
+_INLINE = re.compile(
+    r"^from curate\.graders\.sources\.(\w+) import [\w, ]+  # curate:inline$", re.M
+)
+
+
+def _helper_text(module: str) -> str:
+    """A helper module's code without its docstring, to paste into a source (one file on the platform)."""
+    text = resources.files("curate.graders.sources").joinpath(f"{module}.py").read_text("utf-8")
+    body = ast.parse(text).body
+    start = body[1].lineno if body and isinstance(body[0], ast.Expr) else 1
+    lines = text.splitlines(keepends=True)[start - 1 :]
+    return f"# --- curate/graders/sources/{module}.py ---\n" + "".join(lines).strip() + "\n# ---"
 
 
 def preset_source(name: str, **constants: Any) -> str:
-    """The text of ``curate/graders/sources/<name>.py`` with its top-level constants set.
+    """The text of ``curate/graders/sources/<name>.py`` with its top-level constants set, and the
+    helper modules it imports with a ``# curate:inline`` line pasted in (the result is one file).
 
     >>> 'METRIC = "recall"' in preset_source("multilabel", METRIC="recall")
     True
+    >>> "curate:inline" in preset_source("numeric"), "def final_answer" in preset_source("numeric")
+    (False, True)
     """
     text = resources.files("curate.graders.sources").joinpath(f"{name}.py").read_text("utf-8")
+    text = _INLINE.sub(lambda m: _helper_text(m.group(1)), text)
     for constant, value in constants.items():
         pattern = re.compile(rf"^{constant} = .*$", re.MULTILINE)
         if len(pattern.findall(text)) != 1:
@@ -81,30 +103,87 @@ def _multilabel(metric: str, opts: dict, answer_key: str, default_name: str) -> 
 
 
 def _text_templates(opts: dict, answer_key: str) -> tuple[str, str]:
-    inp = opts["input"] or f"{{{{sample.output_json.{answer_key}}}}}"
+    answer = "output_text" if opts.get("answer_from") == "text" else f"output_json.{answer_key}"
+    inp = opts["input"] or f"{{{{sample.{answer}}}}}"
     ref = opts["reference"] or f"{{{{item.{opts['reference_key']}}}}}"
     return inp, ref
 
 
-def _exact(opts: dict, answer_key: str) -> dict[str, Any]:
+def _string_check(opts: dict, answer_key: str, operation: str = "eq") -> dict[str, Any]:
     inp, ref = _text_templates(opts, answer_key)
+    operation = opts.get("operation", operation)
     return {
         "type": "string_check",
-        "name": opts["name"] or "exact_match",
+        "name": opts["name"] or ("exact_match" if operation == "eq" else f"string_{operation}"),
         "input": inp,
         "reference": ref,
-        "operation": "eq",
+        "operation": operation,
     }
 
 
-def _fuzzy(opts: dict, answer_key: str) -> dict[str, Any]:
+def _similarity(opts: dict, answer_key: str, metric: str = "fuzzy_match") -> dict[str, Any]:
     inp, ref = _text_templates(opts, answer_key)
+    metric = opts.get("metric", metric)
     return {
         "type": "text_similarity",
-        "name": opts["name"] or "fuzzy_match",
+        "name": opts["name"] or metric,
         "input": inp,
         "reference": ref,
-        "evaluation_metric": "fuzzy_match",
+        "evaluation_metric": metric,
+    }
+
+
+def _reader(opts: dict, answer_key: str) -> dict[str, Any]:
+    """The constants every open-answer source reads its answer with (see sources/_answer.py)."""
+    return {
+        "ANSWER_KEY": answer_key,
+        "REFERENCE_KEY": opts["reference_key"],
+        "ANSWER_FROM": opts["answer_from"],
+        "EXTRACT_ANSWER": opts["extract_answer"],
+    }
+
+
+def _text_blend(opts: dict, answer_key: str) -> dict[str, Any]:
+    source = preset_source(
+        "text_blend",
+        **_reader(opts, answer_key),
+        FUZZY_WEIGHT=float(opts["fuzzy_weight"]),
+        EXACT_WEIGHT=float(opts["exact_weight"]),
+    )
+    return _python(opts["name"] or "text_blend", source)
+
+
+def _json_match(opts: dict, answer_key: str) -> dict[str, Any]:
+    source = preset_source(
+        "json_match",
+        **_reader(opts, answer_key),
+        SCORE=opts["score"],
+        CASE_SENSITIVE=opts["case_sensitive"],
+        NUMBER_TOLERANCE=float(opts["number_tolerance"]),
+    )
+    default = "json_match" if opts["score"] == "mean" else "json_match_f1"
+    return _python(opts["name"] or default, source)
+
+
+def _math(opts: dict, answer_key: str) -> dict[str, Any]:
+    return _python(
+        opts["name"] or "math_equivalence", preset_source("math_equiv", **_reader(opts, answer_key))
+    )
+
+
+def _multi(opts: dict, answer_key: str, base_dir: Path | None) -> dict[str, Any]:
+    graders = {}
+    for key, sub in opts["graders"].items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ConfigError(
+                f"grader preset 'multi': sub-grader key {key!r} must be a plain identifier"
+            )
+        graders[key] = build_grader(sub, answer_key=answer_key, base_dir=base_dir)
+    return {
+        "type": "multi",
+        "name": opts["name"] or "multi",
+        "graders": graders,
+        "calculate_output": opts["calculate_output"],
     }
 
 
@@ -122,8 +201,7 @@ def _case_insensitive(opts: dict, answer_key: str) -> dict[str, Any]:
 def _numeric(opts: dict, answer_key: str) -> dict[str, Any]:
     source = preset_source(
         "numeric",
-        ANSWER_KEY=_key(opts, answer_key),
-        REFERENCE_KEY=opts["reference_key"],
+        **_reader(opts, answer_key),
         TOLERANCE=float(opts["tolerance"]),
         RELATIVE=opts["relative"],
     )
@@ -141,17 +219,56 @@ PRESETS: dict[str, tuple[tuple[Param, ...], Callable[[dict, str], dict[str, Any]
         (*_MULTILABEL, Param("beta", (int, float), 1.0, low=1e-9)),
         lambda o, k: _multilabel("fbeta", o, k, f"multilabel_f{o['beta']:g}"),
     ),
-    "exact_match": (_TEXT, _exact),
+    "exact_match": (_TEXT_FROM, _string_check),
+    "string_check": (
+        (*_TEXT_FROM, Param("operation", str, "eq", choices=OPERATIONS)),
+        _string_check,
+    ),
     "case_insensitive_match": ((*_COMMON, _FROM), _case_insensitive),
-    "fuzzy_match": (_TEXT, _fuzzy),
+    "fuzzy_match": (_TEXT_FROM, _similarity),
+    "text_similarity": (
+        (*_TEXT_FROM, Param("metric", str, "fuzzy_match", choices=(*METRICS, "cosine"))),
+        _similarity,
+    ),
+    "text_blend": (
+        (
+            *_COMMON,
+            _FROM_AUTO,
+            _EXTRACT,
+            Param("fuzzy_weight", (int, float), 0.85, low=0),
+            Param("exact_weight", (int, float), 0.15, low=0),
+        ),
+        _text_blend,
+    ),
     "numeric_tolerance": (
         (
             *_COMMON,
-            _FROM,
+            Param("answer_from", str, "json", choices=("auto", "json", "text")),
+            _EXTRACT,
             Param("tolerance", (int, float), 1e-6, low=0),
             Param("relative", bool, False),
         ),
         _numeric,
+    ),
+    "json_match": (
+        (
+            *_COMMON,
+            Param("answer_from", str, "auto", choices=("auto", "json", "whole")),
+            _EXTRACT,
+            Param("score", str, "mean", choices=("mean", "f1")),
+            Param("case_sensitive", bool, False),
+            Param("number_tolerance", (int, float), 1e-9, low=0),
+        ),
+        _json_match,
+    ),
+    "math_equivalence": ((*_COMMON, _FROM_AUTO, _EXTRACT), _math),
+    "multi": (
+        (
+            Param("name", str, None, nullable=True),
+            Param("graders", dict),
+            Param("calculate_output", str),
+        ),
+        None,  # built by build_grader: sub-graders need base_dir
     ),
 }
 
@@ -193,7 +310,7 @@ def build_grader(
         opts = parse_options(
             f"grader preset {preset!r}", {k: v for k, v in spec.items() if k != "preset"}, params
         )
-        grader = build(opts, answer_key)
+        grader = _multi(opts, answer_key, base_dir) if build is None else build(opts, answer_key)
     else:
         raise ConfigError("export.grader needs 'preset', 'path' or an inline grader with 'type'")
     validate_grader(grader)

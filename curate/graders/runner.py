@@ -1,7 +1,8 @@
 """Run a grader locally with the platform's contract.
 
 The sample is the model's output text; ``sample.output_json`` is that text parsed as JSON (None when
-it is not JSON). ``string_check`` and ``text_similarity`` (fuzzy_match) run in this process;
+it is not JSON). ``string_check`` and ``text_similarity`` (every metric; cosine with an embeddings
+endpoint) run in this process, on the final answer of the output (after ``</think>``);
 ``python`` graders run ``grade(sample, item)`` in reusable worker processes with a time limit per
 call and a memory limit; ``multi`` combines sub-grader scores with its safe formula. An exception, a
 timeout, NaN or a non-number scores 0 with the error recorded, as the platform does.
@@ -15,7 +16,9 @@ timeout, NaN or a non-number scores 0 with the error recorded, as the platform d
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,12 +27,15 @@ from curate.errors import ConfigError
 from curate.graders import _worker
 from curate.graders.formula import FormulaError, parse_formula
 from curate.graders.pool import WorkerPool
-from curate.graders.similarity import LOCAL_METRICS, fuzzy_ratio
+from curate.graders.similarity import LOCAL_METRICS, check_metric, metric_scorer
+from curate.graders.sources._answer import final_answer
 from curate.graders.templates import TemplateError, render
 from curate.graders.validate import validate_grader
 from curate.options import Param, parse_options
 
 Result = tuple[float, "str | None"]
+_EXTRAS = {"rapidfuzz": "similarity", "math_verify": "math", "nltk": "similarity"}
+_EXTRA_IMPORTS = re.compile(rf"^(?:from|import) ({'|'.join(_EXTRAS)})\b", re.MULTILINE)
 _PARAMS = (
     Param("workers", int, low=0),
     Param("timeout", (int, float), low=0.001),
@@ -68,10 +74,31 @@ def _leaves(grader: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     return [(grader["name"], grader)]
 
 
-def check_runnable(grader: Mapping[str, Any], *, model_base_url: str | None = None) -> None:
+def check_runnable(
+    grader: Mapping[str, Any],
+    *,
+    model_base_url: str | None = None,
+    embeddings_base_url: str | None = None,
+) -> None:
     """Raise ConfigError when a (sub-)grader cannot run locally: model graders without an endpoint,
-    text_similarity metrics other than fuzzy_match."""
+    cosine without an embeddings endpoint, a metric whose extra (or WordNet data) is missing."""
     for key, leaf in _leaves(grader):
+        if leaf["type"] == "text_similarity" and leaf["evaluation_metric"] == "cosine":
+            if not embeddings_base_url:
+                raise ConfigError(
+                    f"grader {key!r}: the cosine metric embeds texts; give an OpenAI-compatible "
+                    "embeddings endpoint (embeddings_base_url=, curate grade --embeddings-base-url)"
+                )
+            continue
+        if leaf["type"] == "text_similarity" and leaf["evaluation_metric"] in LOCAL_METRICS:
+            check_metric(leaf["evaluation_metric"], key)
+        if leaf["type"] == "python":
+            for module in _EXTRA_IMPORTS.findall(leaf["source"]):
+                if importlib.util.find_spec(module) is None:
+                    raise ConfigError(
+                        f"grader {key!r} imports {module}, which is not installed: "
+                        f"pip install 'curate[{_EXTRAS[module]}]'"
+                    )
         kind = leaf["type"]
         if kind in ("score_model", "label_model") and not model_base_url:
             raise ConfigError(
@@ -94,6 +121,10 @@ class LocalGrader:
     fastest option when the source is trusted, e.g. inside a training loop's reward function.
     ``model_base_url`` (optional) lets ``score_model``/``label_model`` graders call an
     OpenAI-compatible endpoint; without it they are refused, as they cannot run offline.
+    ``embeddings_base_url`` does the same for ``cosine`` text similarity.
+    ``extract_answer`` (default on): string_check, text_similarity and model graders read the final
+    answer of the output (after ``</think>``, inside the last fenced code block). python graders
+    get the output as the platform gives it; curate's python presets extract it themselves.
     """
 
     def __init__(
@@ -105,12 +136,19 @@ class LocalGrader:
         memory_mb: int = 2048,
         model_base_url: str | None = None,
         model_api_key: str | None = None,
+        embeddings_base_url: str | None = None,
+        embeddings_api_key: str | None = None,
+        embeddings_model: str | None = None,
+        extract_answer: bool = True,
     ) -> None:
         parse_options(
             "LocalGrader", {"workers": workers, "timeout": timeout, "memory_mb": memory_mb}, _PARAMS
         )
-        validate_grader(grader)
-        check_runnable(grader, model_base_url=model_base_url)
+        validate_grader(grader, local=True)
+        check_runnable(
+            grader, model_base_url=model_base_url, embeddings_base_url=embeddings_base_url
+        )
+        self.extract_answer = bool(extract_answer)
         self.grader = json.loads(json.dumps(grader))
         self.workers = workers
         self._leaves = _leaves(self.grader)
@@ -127,7 +165,20 @@ class LocalGrader:
         )
         self._inprocess: dict[str, Any] = {}
         self._models: dict[str, Any] = {}
+        self._similarity: dict[str, Any] = {}
         for key, leaf in self._leaves:
+            if leaf["type"] == "text_similarity" and leaf["evaluation_metric"] == "cosine":
+                from curate.graders.embeddings import Embedder
+
+                self._similarity[key] = Embedder(
+                    str(embeddings_base_url),
+                    api_key=embeddings_api_key,
+                    model=embeddings_model,
+                    timeout=timeout,
+                ).score
+            elif leaf["type"] == "text_similarity":
+                scorer = metric_scorer(leaf["evaluation_metric"])
+                self._similarity[key] = lambda pairs, f=scorer: [(f(a, b), None) for a, b in pairs]
             if leaf["type"] in ("score_model", "label_model"):
                 from curate.graders.model import ModelGrader
 
@@ -165,11 +216,17 @@ class LocalGrader:
     def grade_many(self, pairs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[GradeResult]:
         """Grade ``(sample, item)`` pairs in batches on all workers; results keep the input order."""
         samples = [make_sample(text) for text, _ in pairs]
+        answers = samples
+        if self.extract_answer:
+            answers = [
+                s if (a := final_answer(s["output_text"])) == s["output_text"] else make_sample(a)
+                for s in samples
+            ]
         items = [item if type(item) is dict else dict(item) for _, item in pairs]
         scores = {
-            key: self._models[key].run(samples, items)
+            key: self._models[key].run(answers, items)
             if key in self._models
-            else self._run_leaf(leaf, samples, items)
+            else self._run_leaf(key, leaf, samples if leaf["type"] == "python" else answers, items)
             for key, leaf in self._leaves
         }
         out = []
@@ -188,14 +245,15 @@ class LocalGrader:
         return out
 
     def _run_leaf(
-        self, leaf: Mapping[str, Any], samples: list[dict], items: list[dict]
+        self, key: str, leaf: Mapping[str, Any], samples: list[dict], items: list[dict]
     ) -> list[Result]:
         kind = leaf["type"]
         if kind == "python":
             if self._pool is not None:
                 return self._pool.run(leaf["source"], list(zip(samples, items, strict=True)))
             return self._run_inprocess(leaf["source"], samples, items)
-        results: list[Result] = []
+        results: list[Result | None] = []
+        rendered: list[tuple[int, str, str]] = []
         for sample, item in zip(samples, items, strict=True):
             try:
                 got = render(leaf["input"], item, sample)
@@ -209,8 +267,13 @@ class LocalGrader:
             if kind == "string_check":
                 results.append((_string_check(leaf["operation"], got, want), None))
             else:
-                results.append((fuzzy_ratio(got, want), None))
-        return results
+                rendered.append((len(results), got, want))
+                results.append(None)
+        if rendered:
+            scored = self._similarity[key]([(got, want) for _, got, want in rendered])
+            for (index, _, _), result in zip(rendered, scored, strict=True):
+                results[index] = result
+        return results  # type: ignore[return-value]
 
     def _run_inprocess(self, source: str, samples: list[dict], items: list[dict]) -> list[Result]:
         grade = self._inprocess.get(source)

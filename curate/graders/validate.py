@@ -38,16 +38,17 @@ _KEYS = {
 }
 
 
-def validate_grader(grader: Mapping[str, Any]) -> None:
-    """Raise :class:`ConfigError` naming the first problem; return None for a usable RFT grader."""
-    _check(grader, where="grader", top=True)
+def validate_grader(grader: Mapping[str, Any], *, local: bool = False) -> None:
+    """Raise :class:`ConfigError` naming the first problem; return None for a usable RFT grader.
+    ``local=True`` also accepts what only curate's local runner takes (``cosine`` similarity)."""
+    _check(grader, where="grader", top=True, local=local)
 
 
 def _fail(where: str, message: str) -> ConfigError:
     return ConfigError(f"{where}: {message}")
 
 
-def _check(grader: Any, *, where: str, top: bool) -> None:
+def _check(grader: Any, *, where: str, top: bool, local: bool = False) -> None:
     if not isinstance(grader, Mapping):
         raise _fail(where, f"a grader must be a JSON object, got {type(grader).__name__}")
     kind = grader.get("type")
@@ -81,7 +82,12 @@ def _check(grader: Any, *, where: str, top: bool) -> None:
             where,
             f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(required | optional))}{hint}",
         )
-    globals()[f"_check_{kind}"](grader, where)
+    if kind == "multi":
+        _check_multi(grader, where, local)
+    elif kind == "text_similarity":
+        _check_text_similarity(grader, where, local)
+    else:
+        globals()[f"_check_{kind}"](grader, where)
     if kind != "multi":
         for key, text in grader_strings(grader):
             try:
@@ -107,15 +113,17 @@ def _check_string_check(grader: Mapping, where: str) -> None:
         )
 
 
-def _check_text_similarity(grader: Mapping, where: str) -> None:
+def _check_text_similarity(grader: Mapping, where: str, local: bool) -> None:
     _need_str(grader, "input", where)
     _need_str(grader, "reference", where)
     metric = grader["evaluation_metric"]
-    if metric == "cosine":
+    if metric == "cosine" and not local:
         raise _fail(
-            where, "'evaluation_metric' cosine is available in evals only, not in RFT graders"
+            where,
+            "'evaluation_metric' cosine is available in evals only, not in RFT graders "
+            "(curate's local runner computes it with an embeddings endpoint)",
         )
-    if metric not in METRICS:
+    if metric not in METRICS and metric != "cosine":
         raise _fail(
             where,
             f"'evaluation_metric' must be one of {', '.join(map(repr, METRICS))}. Got {metric!r} instead.",
@@ -192,7 +200,7 @@ def _check_label_model(grader: Mapping, where: str) -> None:
         raise _fail(where, "'passing_labels' must be a non-empty subset of 'labels'")
 
 
-def _check_multi(grader: Mapping, where: str) -> None:
+def _check_multi(grader: Mapping, where: str, local: bool) -> None:
     subs = grader["graders"]
     if not isinstance(subs, Mapping) or not subs:
         raise _fail(where, "'graders' must be a non-empty object of name -> grader")
@@ -201,7 +209,7 @@ def _check_multi(grader: Mapping, where: str) -> None:
             raise _fail(
                 where, f"sub-grader key {key!r} must be a plain identifier to appear in the formula"
             )
-        _check(sub, where=f"{where} > graders.{key}", top=False)
+        _check(sub, where=f"{where} > graders.{key}", top=False, local=local)
     try:
         parse_formula(grader["calculate_output"], set(subs))
     except ConfigError as exc:

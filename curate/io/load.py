@@ -27,6 +27,7 @@ import polars as pl
 
 from curate.errors import SourceError
 from curate.frame import (
+    ANSWER,
     ERROR,
     ID,
     LABELS,
@@ -39,6 +40,7 @@ from curate.frame import (
 )
 from curate.io import jsonl, read_schema, tabular
 from curate.io.source import SourceSpec
+from curate.kinds.base import Kind, json_literal
 
 # A decoded JSON string that may have been a number, boolean, object or array before polars
 # coerced a mixed-type column to strings: such rows are re-checked against their raw line.
@@ -57,8 +59,10 @@ class Loaded:
     input_rows: int
 
 
-def load_records(spec: SourceSpec) -> Loaded:
-    """Read ``spec.path`` and map its fields onto ``line, id, text, labels`` + passthrough."""
+def load_records(spec: SourceSpec, kind: Kind | None = None) -> Loaded:
+    """Read ``spec.path`` and map its fields onto ``line, id, text, labels`` (or ``answer``) +
+    passthrough. ``kind`` (see :mod:`curate.kinds`) type-checks the answer; default: the kind the
+    mapping implies with default options."""
     tabular.check_readable(spec.path)
     raw_lines = None
     if spec.format == "jsonl":
@@ -78,7 +82,7 @@ def load_records(spec: SourceSpec) -> Loaded:
         input_rows = frame.height
     else:
         raise SourceError(f"{spec.path}: unknown format {spec.format!r}")
-    records, type_findings = map_fields(frame, spec, raw_lines)
+    records, type_findings = map_fields(frame, spec, raw_lines, kind)
     return Loaded(records, concat_findings([f for f in (findings, type_findings) if f is not None]), input_rows)
 
 
@@ -98,11 +102,17 @@ def map_fields(
     frame: pl.DataFrame,
     spec: SourceSpec,
     raw_lines: Callable[[Sequence[int]], dict[int, str]] | None = None,
+    kind: Kind | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Resolve the mapped paths, check types row by row, and return (records, findings)."""
+    if kind is None:
+        from curate.kinds import get_kind
+
+        kind = get_kind("text" if spec.answer is not None else "labels")
+    reference = spec.answer_field
     problems: list[pl.DataFrame] = []
     if raw_lines is not None:
-        frame, found = _decode_mixed_columns(frame, spec, raw_lines)
+        frame, found = _decode_mixed_columns(frame, spec, raw_lines, getattr(kind, "scalar_labels", False))
         problems.append(found)
     exprs = {name: _path_expr(frame, path, spec) for name, path in spec.field_paths.items()}
     picked = frame.select(pl.col(LINE), *(e.alias(n) for n, e in exprs.items()))
@@ -112,19 +122,23 @@ def map_fields(
     problems.append(found)
     picked, found = _normalise_text(picked, spec)
     problems.append(found)
-    picked, found = _normalise_labels(picked, spec)
+    if spec.answer is None:
+        picked, found = _normalise_labels(picked, spec, empty_ok=getattr(kind, "allow_empty", False),
+                                          scalar_ok=getattr(kind, "scalar_labels", False))
+    else:
+        picked, found = _normalise_answer(picked, spec.answer, kind)
     problems.append(found)
     if raw_lines is not None:
-        picked, found = _recheck_coerced(picked, spec, raw_lines)
+        picked, found = _recheck_coerced(picked, spec, raw_lines, kind)
         problems.append(found)
     findings = concat_findings(problems)
+    passthrough = [name for name, _ in spec.passthrough]
     if findings.is_empty():
-        return picked.select(LINE, ID, TEXT, LABELS, *(name for name, _ in spec.passthrough)), findings
+        return picked.select(LINE, ID, TEXT, reference, *passthrough), findings
     findings = _tidy(findings, picked)
     bad_lines = findings.filter(pl.col("severity") == ERROR)["line"].unique()
     records = picked.filter(~pl.col(LINE).is_in(bad_lines.implode()))
-    passthrough = [name for name, _ in spec.passthrough]
-    return records.select(LINE, ID, TEXT, LABELS, *passthrough), findings
+    return records.select(LINE, ID, TEXT, reference, *passthrough), findings
 
 
 def _tidy(findings: pl.DataFrame, picked: pl.DataFrame) -> pl.DataFrame:
@@ -141,7 +155,8 @@ def _tidy(findings: pl.DataFrame, picked: pl.DataFrame) -> pl.DataFrame:
 
 
 def _decode_mixed_columns(
-    frame: pl.DataFrame, spec: SourceSpec, raw_lines: Callable[[Sequence[int]], dict[int, str]]
+    frame: pl.DataFrame, spec: SourceSpec, raw_lines: Callable[[Sequence[int]], dict[int, str]],
+    scalar_labels: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Undo polars' coercion of mixed-type JSON columns to strings, for the columns we map.
 
@@ -171,6 +186,11 @@ def _decode_mixed_columns(
             mask = mask & pl.Series([_is_json(v) for v in frame[column].to_list()])
             values = _decode_json_text(frame[column], mask)
         is_json = pl.lit(mask)
+        if scalar_labels and opener == "[":  # a plain label next to lists: a one-element list
+            values = frame.select(pl.when(is_json).then(pl.lit(values).cast(pl.List(pl.String)))
+                                  .when(pl.col(column).is_not_null()).then(pl.concat_list(pl.col(column)))).to_series()
+            updates.append(values.alias(column))
+            continue
         updates.append(values.alias(column))
         kind = "an object" if opener == "{" else "a list of label ids"
         what = f"field {column!r} must be {kind}" + (f" (to reach {path!r})" if opener == "{" else "")
@@ -259,9 +279,29 @@ def _as_string_field(
     return frame.with_columns(pl.lit(None, dtype=pl.String).alias(column)), found
 
 
-def _normalise_labels(frame: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _normalise_answer(frame: pl.DataFrame, path: str, kind: Kind) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The raw answer as text (JSON text for objects and lists), or ``wrong_type`` for the kind."""
+    dtype = frame.schema[ANSWER]
+    ok = kind.accepts_dtype(dtype)
+    if ok and not (isinstance(dtype, pl.String | pl.Null) or dtype.is_numeric()):
+        # a structured answer read with inferred types: back to JSON text
+        frame = frame.with_columns(json_literal(pl.col(ANSWER)).alias(ANSWER))
+    return _as_string_field(frame, ANSWER, path, ok, kind.expected)
+
+
+def _normalise_labels(frame: pl.DataFrame, spec: SourceSpec, *, empty_ok: bool = False,
+                      scalar_ok: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
     dtype = frame.schema[LABELS]
-    path = spec.labels
+    path = spec.labels or LABELS
+    if scalar_ok and spec.labels_sep is None and (isinstance(dtype, pl.String) or dtype.is_integer()):
+        # single-label tasks: one label given as a plain string (a CSV column) is a one-element list
+        frame = frame.with_columns(pl.when(pl.col(LABELS).is_not_null())
+                                   .then(pl.concat_list(pl.col(LABELS).cast(pl.String))).alias(LABELS))
+        dtype = frame.schema[LABELS]
+    if empty_ok:  # an absent label field is the empty set (e.g. NLU++ utterances with no intent)
+        frame = frame.with_columns(pl.col(LABELS).fill_null(pl.lit([], dtype=pl.List(pl.String)) if
+                                                            isinstance(dtype, pl.List | pl.Null) else pl.lit("")))
+        dtype = frame.schema[LABELS]
     if isinstance(dtype, pl.List) and (dtype.inner.is_integer() or isinstance(dtype.inner, pl.String | pl.Null)):
         out = frame.with_columns(pl.col(LABELS).cast(pl.List(pl.String)))
         return out, _missing(out, LABELS, path)
@@ -282,12 +322,14 @@ def _normalise_labels(frame: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFra
 
 
 def _recheck_coerced(
-    frame: pl.DataFrame, spec: SourceSpec, raw_lines: Callable[[Sequence[int]], dict[int, str]]
+    frame: pl.DataFrame, spec: SourceSpec, raw_lines: Callable[[Sequence[int]], dict[int, str]], kind: Kind
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Re-read rows whose values polars may have coerced from another JSON type."""
     # polars decodes a lone surrogate escape (\ud800) as NUL: rows holding NUL are read again too
     suspect = pl.col(TEXT).str.contains(_MAYBE_COERCED) | pl.col(TEXT).str.contains("\x00", literal=True)
-    if spec.labels_sep is None:  # one flat regex over the joined list instead of a per-element eval
+    if spec.answer is not None:
+        suspect = suspect | pl.col(ANSWER).str.contains(_MAYBE_COERCED) | pl.col(ANSWER).str.contains("\x00", literal=True)
+    elif spec.labels_sep is None:  # one flat regex over the joined list instead of a per-element eval
         joined = pl.col(LABELS).list.join(_SEP)
         suspect = suspect | joined.str.contains(f"(?:^|{_SEP})(?:[\\[{{]|(?:{_NOT_INTEGER})(?:{_SEP}|$))|\x00")
     else:
@@ -301,7 +343,7 @@ def _recheck_coerced(
     bad: list[dict[str, Any]] = []
     for line in lines:
         obj = json.loads(raw[line])
-        bad.extend(_exact_type_problems(obj, line, spec))
+        bad.extend(_exact_type_problems(obj, line, spec, kind))
     if not bad:
         return frame, empty_findings()
     found = as_findings(pl.DataFrame(bad, schema_overrides={"line": pl.Int64}))
@@ -310,10 +352,16 @@ def _recheck_coerced(
     return frame, found
 
 
-def _exact_type_problems(obj: dict, line: int, spec: SourceSpec) -> list[dict[str, Any]]:
+def _exact_type_problems(obj: dict, line: int, spec: SourceSpec, kind: Kind) -> list[dict[str, Any]]:
     out = []
     checks = [(spec.text, lambda v: isinstance(v, str), "a string")]
-    if spec.labels_sep is None:
+    if spec.answer is not None:
+        checks.append((spec.answer, kind.accepts, kind.expected))
+    elif spec.labels_sep is None and getattr(kind, "scalar_labels", False):
+        checks.append((spec.labels, lambda v: isinstance(v, str) or (isinstance(v, list) and all(
+            isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool)) for x in v)),
+            "a label id or a list of label ids"))
+    elif spec.labels_sep is None:
         checks.append((spec.labels, lambda v: isinstance(v, list) and all(
             isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool)) for x in v), "a list of label ids"))
     else:

@@ -9,6 +9,7 @@ loader re-checks against its raw line (see :func:`curate.io.load.map_fields`):
 
 - ``id`` and ``text`` are read as strings: numbers, booleans, objects and lists come back as their
   JSON text, which the loader's suspect patterns catch;
+- an ``answer`` (open-answer tasks) is read as a string, like ``text``;
 - ``labels`` are read as a list of strings: a string, a number or an object in place of the list
   fails the read; numbers and objects inside the list come back as text and are re-checked;
 - a dotted path reads through structs: a string or a number where an object is expected fails;
@@ -41,7 +42,8 @@ _SAMPLE_SAFE = (pl.Int64(), pl.Float64(), pl.Boolean(), pl.String(), pl.List(pl.
 
 def mapping_schema(spec: SourceSpec, sample: pl.Schema | None = None) -> dict[str, pl.DataType] | None:
     """The read schema for ``spec``'s mapped fields, or None when it cannot be known safely."""
-    leaves: dict[str, pl.DataType] = {"text": pl.String(), "labels": pl.String() if spec.labels_sep else pl.List(pl.String())}
+    leaves: dict[str, pl.DataType] = {"text": pl.String(), "answer": pl.String(),
+                                      "labels": pl.String() if spec.labels_sep else pl.List(pl.String())}
     if spec.id is not None:
         leaves["id"] = pl.String()
     paths = spec.field_paths
@@ -71,12 +73,12 @@ def mapped_paths_present(frame: pl.DataFrame, spec: SourceSpec) -> bool:
     inference.
     """
     exprs = []
-    for path in spec.field_paths.values():
+    for i, path in enumerate(dict.fromkeys(spec.field_paths.values())):
         head, *rest = path.split(".")
         expr = pl.col(head)
         for part in rest:
             expr = expr.struct.field(part)
-        exprs.append(expr.is_not_null().any())
+        exprs.append(expr.is_not_null().any().alias(f"_{i}"))
     return frame.height > 0 and all(frame.select(exprs).row(0))
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import ConfigError, SourceError
+from curate.frame import RESERVED_COLUMNS
 from curate.options import Param, parse_options
 
 FORMATS = ("jsonl", "json", "csv", "parquet", "hf")
@@ -27,7 +28,8 @@ PARAMS = (
     Param("format", str, None, choices=(*FORMATS, None)),
     Param("id", str, None, nullable=True),
     Param("text", str, "text"),
-    Param("labels", str, "labels"),
+    Param("labels", str, None, nullable=True),
+    Param("answer", str, None, nullable=True),
     Param("passthrough", (list, dict), []),
     Param("labels_sep", str, None, nullable=True),
     Param("delimiter", str, None, nullable=True),
@@ -42,7 +44,8 @@ class SourceSpec:
     path: Path
     format: str
     text: str = "text"
-    labels: str = "labels"
+    labels: str | None = "labels"  # the label-id field (label tasks), or None
+    answer: str | None = None  # the reference-answer field (open-answer tasks), or None
     id: str | None = None  # None: ids are made from line numbers ("line-12")
     passthrough: tuple[tuple[str, str], ...] = ()  # (output name, source path)
     labels_sep: str | None = None  # split string labels on this separator (CSV)
@@ -59,11 +62,16 @@ class SourceSpec:
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
         passthrough = _passthrough_pairs(opts["passthrough"], where)
+        if opts["labels"] is not None and opts["answer"] is not None:
+            raise ConfigError(f"{where}map either 'labels' (a label task) or 'answer' (an open-answer task), not both")
+        if opts["labels"] is None and opts["answer"] is None:
+            opts["labels"] = "labels"
         return cls(
             path=path,
             format=opts["format"] or detect_format(path),
             text=opts["text"],
             labels=opts["labels"],
+            answer=opts["answer"],
             id=opts["id"],
             passthrough=passthrough,
             labels_sep=opts["labels_sep"],
@@ -72,9 +80,18 @@ class SourceSpec:
         )
 
     @property
+    def answer_field(self) -> str:
+        """The output column holding the reference: ``answer`` or ``labels``."""
+        return "answer" if self.answer is not None else "labels"
+
+    @property
     def field_paths(self) -> dict[str, str]:
         """Output column -> source path, for every mapped field."""
-        paths = {"text": self.text, "labels": self.labels}
+        paths = {"text": self.text}
+        if self.answer is not None:
+            paths["answer"] = self.answer
+        else:
+            paths["labels"] = self.labels or "labels"
         if self.id is not None:
             paths["id"] = self.id
         paths.update(dict(self.passthrough))
@@ -97,7 +114,7 @@ def _passthrough_pairs(value: list | dict, where: str) -> tuple[tuple[str, str],
     else:
         pairs = [(str(p).rsplit(".", 1)[-1], str(p)) for p in value]
     names = [name for name, _ in pairs]
-    clashes = sorted({n for n in names if names.count(n) > 1} | ({"line", "id", "text", "labels", "label_names"} & set(names)))
+    clashes = sorted({n for n in names if names.count(n) > 1} | (set(RESERVED_COLUMNS) & set(names)))
     if clashes:
         raise ConfigError(f"{where}passthrough field name {clashes[0]!r} is used twice or is reserved")
     return tuple(pairs)

@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from curate.frame import GROUPS_SCHEMA, concat_findings
+from curate.kinds.base import Kind
 from curate.rules.base import DatasetRule, RowRule, Rule, StageRule
 from curate.rules.packs import dump_pack, resolve_rules, shipped_packs
 
@@ -52,6 +53,12 @@ class RuleContext:
     label_names: tuple[str, ...] | None = None  # the run's label set (after mapping)
     response_format: dict[str, Any] | None = None  # chat-style json_schema response format
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"answer_key": "labels"}
+    kind: Kind | None = None  # the task kind (curate.kinds); None: a label task
+
+    @property
+    def is_labels(self) -> bool:
+        """True for label tasks (also when no kind is given)."""
+        return self.kind is None or self.kind.is_labels
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ class Rule:
     params: ClassVar[tuple[Param, ...]] = ()
     message: ClassVar[str] = ""  # template; ``{param}`` placeholders take the rule's options
     kind: ClassVar[str] = "row"
+    task: ClassVar[str] = "any"  # "labels" or "answer": the rule runs only for that family of task kinds
     registry: ClassVar[dict[str, type[Rule]]] = {}
 
     __slots__ = ("severity", "enabled", "options")
@@ -139,6 +140,10 @@ class Rule:
         entry = self.to_dict()
         entry.update(changes)
         return Rule.from_dict(entry)
+
+    def applies(self, context: RuleContext) -> bool:
+        """True when the rule runs for the context's task kind (see :attr:`task`)."""
+        return self.task == "any" or (self.task == "labels") == context.is_labels
 
     def render_message(self) -> str:
         return self.message.format(**self.options)

@@ -98,6 +98,7 @@ class LabelConflict(DatasetRule):
     common label set of the group (when it is unique) and flags the rest. Rows without labels take
     no part (the vocabulary stage rejects them as ``no_labels``)."""
 
+    task = "labels"
     name = "label_conflict"
     field = "label_names"
     params = (

@@ -97,7 +97,7 @@ def run_rules(
     groups: bool = True,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(findings, groups)`` of the enabled ``rules`` on ``frame`` (or on a prepared workspace)."""
-    enabled = [r for r in rules if r.enabled]
+    enabled = [r for r in rules if r.enabled and r.applies(context)]
     if not enabled and ws is None:
         return empty_findings(), pl.DataFrame(schema=GROUPS_SCHEMA)
     ws = ws or Workspace(frame)

@@ -27,6 +27,7 @@ _NAMES = pl.col(LABEL_NAMES)
 
 
 class MaxLabels(RowRule):
+    task = "labels"
     name = "max_labels"
     field = LABEL_NAMES
     params = (Param("max", int, 10, low=1),)
@@ -42,6 +43,7 @@ class MaxLabels(RowRule):
 class LabelOutsideVocabulary(RowRule):
     """Mapped label names that are not in the run's label set (``RuleContext.label_names``)."""
 
+    task = "labels"
     name = "label_outside_vocabulary"
     field = LABEL_NAMES
     message = "labels outside the vocabulary after mapping"
@@ -115,6 +117,7 @@ def _enum_of(items: Any) -> tuple[str, ...] | None:
 class AnswerSchema(RowRule):
     """Reference answers (the row's label names) that the configured response_format cannot hold."""
 
+    task = "labels"
     name = "answer_schema"
     field = LABEL_NAMES
     message = "the answer schema cannot represent this row's labels"

@@ -1,7 +1,8 @@
 """Findings other stages emit, registered by name so packs can restate their severity.
 
 The loader reports ``malformed_json``, ``invalid_utf8``, ``wrong_type``, ``missing_field``; the
-vocabulary stage reports ``unknown_label`` and ``no_labels``. These rules evaluate nothing; use
+vocabulary stage reports ``unknown_label`` and ``no_labels``; task kinds report
+``unparseable_answer`` and ``multiple_labels``. These rules evaluate nothing; use
 :func:`curate.rules.restate_findings` to apply a pack's severities and ``enabled: false`` to them.
 """
 
@@ -41,6 +42,18 @@ class UnknownLabel(StageRule):
     severity_default = WARN
     field = LABELS
     message = "label id is not in the vocabulary"
+
+
+class UnparseableAnswer(StageRule):
+    name = "unparseable_answer"
+    field = "answer"
+    message = "the reference answer cannot be read as the task kind's value"
+
+
+class MultipleLabels(StageRule):
+    name = "multiple_labels"
+    field = LABELS
+    message = "a single-label task's row carries several labels"
 
 
 class NoLabels(StageRule):

@@ -22,6 +22,7 @@ SPLIT_PARAMS = (
     Param("order", int, 1, choices=(1, 2)),
     Param("method", str, "curate", choices=METHODS),
     Param("production", int, 0, low=0),
+    Param("stratify", str, None, nullable=True),  # a category field to stratify on (default: the labels)
 )
 STRATEGIES = ("uniform", "natural")
 BALANCE_PARAMS = (
@@ -30,6 +31,7 @@ BALANCE_PARAMS = (
     Param("cap", int, None, low=1, nullable=True),
     Param("min_per_label", int, 0, low=0),
     Param("seed", int, 0, low=0),
+    Param("by", str, None, nullable=True),  # a category field to balance on (default: the labels)
 )
 
 
