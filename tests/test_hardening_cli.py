@@ -260,14 +260,14 @@ def test_os_errors_are_one_line_exit_2(tmp_path, capsys):
 def test_runaway_developer_template_is_a_config_error(project, body):
     (project / "dev.md").write_text(body + "\n")
     write_pipeline(project, export="out: out, developer: dev.md")
-    line = one_line_error(curate("run", str(project / "p.yaml")))
+    line = one_line_error(curate("run", str(project / "p.yaml"), "-q"))
     assert line.startswith("error: developer prompt: ") and "refused" in line
     assert not (project / "out").exists()
 
 
 def test_runaway_user_template_is_a_config_error(project):
     write_pipeline(project, export="out: out, user: '{% for i in range(100000) %}{% for j in range(100) %}{{ text }}{% endfor %}{% endfor %}'")
-    line = one_line_error(curate("run", str(project / "p.yaml")))
+    line = one_line_error(curate("run", str(project / "p.yaml"), "-q"))
     assert line.startswith("error: user template: ") and "refused" in line
 
 

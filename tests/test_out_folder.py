@@ -215,8 +215,9 @@ def test_dryrun_uses_no_stale_grader(tmp_path):
     p = pipeline(tmp_path)
     assert curate("run", str(p), "-q", "--set", "export.grader=exact_match").returncode == 0
     assert curate("run", str(p), "-q", "--set", "export.grader=null").returncode == 0
+    assert not (tmp_path / "out" / "grader.json").exists()  # so a dry run cannot pick up the stale one
     done = curate("dryrun", str(tmp_path / "out"), "--model", "m", "--base-url", "http://127.0.0.1:9/v1")
-    assert done.returncode == 2 and "grader.json" in done.stderr  # not the stale string_check grader
+    assert done.returncode == 2 and "string_check" not in done.stderr
 
 
 # D12: the swap, and its fallback where the OS has no atomic exchange
@@ -302,3 +303,14 @@ def test_every_row_rejected_names_the_dominant_reason_with_an_example(tmp_path):
     line = one_line(curate("run", str(pipeline(tmp_path, source="raw.csv")), "-q"))
     assert line.startswith("error: every row rejected (12 of 12): 12 wrong_type (e.g. ") and "labels_sep" in line
     assert len((tmp_path / "out" / "rejected.jsonl").read_text().splitlines()) == 12
+
+
+def test_dryrun_waits_for_no_one_and_refuses_a_folder_being_written(tmp_path):
+    make_rows(tmp_path / "raw.jsonl")
+    assert curate("run", str(pipeline(tmp_path)), "-q").returncode == 0
+    lock = OutLock(tmp_path / "out").acquire()
+    try:
+        done = curate("dryrun", str(tmp_path / "out"), "--model", "m", "--base-url", "http://127.0.0.1:9/v1")
+        assert done.returncode == 2 and "being written by another curate run" in done.stderr
+    finally:
+        lock.release()
