@@ -193,13 +193,15 @@ def test_outputs_an_earlier_run_wrote_are_gone_after_the_next(tmp_path):
     out = tmp_path / "out"
     done = curate("run", str(p), "-q", "--set", "export.grader=exact_match", "--set", "split.production=5")
     assert done.returncode == 0, done.stderr
-    assert {"grader.json", "valid_production.jsonl"} <= {x.name for x in out.iterdir()}
+    assert "valid_production.jsonl" in {x.name for x in out.iterdir()}
+    assert "string_check" in (out / "grader.json").read_text()
     (out / "dryrun.json").write_text("{}")  # a dry run of the old data
     (out / ".dryrun-cache").mkdir()
     (out / ".dryrun-cache" / "responses.jsonl").write_text('{"key": "k", "response": {}}\n')
     assert curate("run", str(p), "-q").returncode == 0
     names = {x.name for x in out.iterdir()}
-    assert not names & {"grader.json", "valid_production.jsonl", "dryrun.json"}
+    assert not names & {"valid_production.jsonl", "dryrun.json"}
+    assert "string_check" not in (out / "grader.json").read_text()
     assert (out / ".dryrun-cache" / "responses.jsonl").read_text().startswith('{"key": "k"')  # kept
     listed_exactly(out)
     assert curate("run", str(p), "-q", "--target", "verl").returncode == 0
@@ -210,14 +212,14 @@ def test_outputs_an_earlier_run_wrote_are_gone_after_the_next(tmp_path):
     assert "train.parquet" not in {x.name for x in out.iterdir()}
 
 
-def test_dryrun_uses_no_stale_grader(tmp_path):
+def test_no_stale_grader_is_left_for_a_dry_run(tmp_path):
     make_rows(tmp_path / "raw.jsonl", 60)
     p = pipeline(tmp_path)
     assert curate("run", str(p), "-q", "--set", "export.grader=exact_match").returncode == 0
     assert curate("run", str(p), "-q", "--set", "export.grader=null").returncode == 0
-    assert not (tmp_path / "out" / "grader.json").exists()  # so a dry run cannot pick up the stale one
-    done = curate("dryrun", str(tmp_path / "out"), "--model", "m", "--base-url", "http://127.0.0.1:9/v1")
-    assert done.returncode == 2 and "string_check" not in done.stderr
+    grader = json.loads((tmp_path / "out" / "grader.json").read_text())  # the kind's default, listed
+    assert "string_check" not in json.dumps(grader)
+    listed_exactly(tmp_path / "out")
 
 
 # D12: the swap, and its fallback where the OS has no atomic exchange
