@@ -128,3 +128,35 @@ def test_grader_prints_do_not_corrupt_the_json_on_stdout(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["score"] == 1.0
     assert "debug output" in proc.stderr
+
+
+def test_open_answer_graders_on_the_command_line(tmp_path):
+    exact = tmp_path / "exact.json"
+    exact.write_text(json.dumps(build_grader({"preset": "exact_match", "answer_from": "text"})))
+    item = tmp_path / "item.json"
+    item.write_text(json.dumps({"id": "a", "reference_answer": "gout"}))
+    output = "<think>pseudogout?</think>\n```\ngout\n```"
+    args = ["grade", "--grader", str(exact), "--item", str(item), "--text", output]
+    extracted = CliRunner().invoke(app, args)
+    raw = CliRunner().invoke(app, [*args, "--raw-output"])
+    assert json.loads(extracted.stdout)["score"] == 1.0 and json.loads(raw.stdout)["score"] == 0.0
+
+    math = tmp_path / "math.json"
+    math.write_text(json.dumps(build_grader("math_equivalence", answer_key="answer")))
+    checked = CliRunner().invoke(app, ["grader", "validate", str(math), str(exact)])
+    assert checked.exit_code == 0, checked.output
+    assert checked.stdout.count(": ok (") == 2
+    assert (
+        "imports math_verify, which OpenAI's python grader sandbox does not have" in checked.stderr
+    )
+
+    cosine = tmp_path / "cosine.json"
+    cosine.write_text(json.dumps({"type": "text_similarity", "name": "c", "evaluation_metric": "cosine",
+                                  "input": "{{sample.output_text}}", "reference": "{{item.reference_answer}}"}))  # fmt: skip
+    rft = CliRunner().invoke(app, ["grader", "validate", str(cosine)])
+    assert rft.exit_code == 1 and "evals only" in rft.stderr
+    assert CliRunner().invoke(app, ["grader", "validate", "--local", str(cosine)]).exit_code == 0
+    no_endpoint = CliRunner().invoke(
+        app, ["grade", "--grader", str(cosine), "--item", str(item), "--text", "x"]
+    )
+    assert no_endpoint.exit_code == 1 and "embeddings endpoint" in no_endpoint.stderr

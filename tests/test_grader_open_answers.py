@@ -355,3 +355,75 @@ def test_trl_and_verl_reward_functions_match_the_local_runner(
     scores = [verl.compute_score("curate", out, truth(item["reference_answer"]),
                                  {"item": json.dumps({"id": item["id"]})}) for out, item in pairs]  # fmt: skip
     assert scores == expected
+
+
+# --- end to end: a real run per open kind, its grader.json, the self-test, the verl reward ---------
+
+
+def _rows(kind: str) -> list[dict]:
+    rows = []
+    for i in range(30):
+        answer = {
+            "text": ["gout", "thought withdrawal", "Parvovirus B19 infection"][i % 3]
+            + f" type {i}",
+            "number": f"{(i + 1) * 1000:,}",
+            "json": {"age": 20 + i, "drug": ["warfarin", "heparin"][i % 2]},
+            "math": f"\\frac{{{i + 1}}}{{{i + 2}}}",
+        }[kind]
+        rows.append(
+            {
+                "id": f"q{i}",
+                "question": f"Question number {i} about case {i * 7} of {kind}?",
+                "answer": answer,
+            }
+        )
+    return rows
+
+
+@pytest.mark.parametrize("kind", ["text", "number", "json", "math"])
+def test_each_open_kind_exports_a_grader_that_passes_the_self_test_and_matches_verl(tmp_path, kind):
+    from curate.pipeline import Pipeline
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _rows(kind)))
+    config = {"source": {"path": str(data), "id": "id", "text": "question", "answer": "answer"},
+              "answer": {"kind": kind}, "split": {"validation": 0.3, "seed": 3}}  # fmt: skip
+    (tmp_path / "pipeline.yaml").write_text(json.dumps(config))
+    outputs = {}
+    for target in ("openai-rft", "verl"):
+        out = tmp_path / target
+        Pipeline.from_file(
+            tmp_path / "pipeline.yaml", {"export.out": str(out), "export.target": target}
+        ).run()
+        outputs[target] = out
+    rft = outputs["openai-rft"]
+    grader = json.loads((rft / "grader.json").read_text())
+    assert grader == default_grader(kind, "answer")  # export.grader omitted: the kind's default
+    items = [json.loads(line) for line in (rft / "valid.jsonl").read_text().splitlines()]
+    fmt = AnswerFormat.from_response_format(json.loads((rft / "response_format.json").read_text()))
+    with LocalGrader(grader, workers=1) as runner:
+        result = self_test(runner, items, fmt)
+        assert result["passed"], result["problems"]
+        samples = [fmt.render_answer(item["reference_answer"]) for item in items]
+        samples += ["", "<think>no idea</think>", fmt.render_answer(items[1]["reference_answer"])]
+        pairs = [
+            (text, items[0] if i >= len(items) else items[i]) for i, text in enumerate(samples)
+        ]
+        expected = [r.score for r in runner.grade_many(pairs)]
+    import polars as pl
+
+    verl_rows = {
+        r["extra_info"]["id"]: r
+        for r in pl.read_parquet(outputs["verl"] / "valid.parquet").to_dicts()
+    }
+    module = _load(outputs["verl"] / "reward.py", f"verl_e2e_{kind}")
+    got = []
+    for text, item in pairs:
+        row = verl_rows[item["id"]]
+        got.append(
+            module.compute_score(
+                row["data_source"], text, row["reward_model"]["ground_truth"], row["extra_info"]
+            )
+        )
+    assert got == expected
+    assert expected[: len(items)] == [1.0] * len(items) and expected[len(items) :][:2] == [0.0, 0.0]

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from curate.io import strict_json
+
 CHUNK_BYTES = 32 << 20  # at most this many bytes of lines per chunk (iter_export, curate check)
 
 
 @dataclass(frozen=True)
 class Unreadable:
-    rule: str  # malformed_json | invalid_utf8 | not_an_object
+    rule: str  # malformed_json | invalid_utf8 | not_an_object | duplicate_key
     message: str
     value: str | None = None
 
@@ -101,7 +103,7 @@ def _read_jsonl(data: bytes) -> list[tuple[int, dict[str, Any] | Unreadable]]:
 
 def _parse_lines(lines: list[bytes], first: int) -> list[tuple[int, dict[str, Any] | Unreadable]]:
     out: list[tuple[int, dict[str, Any] | Unreadable]] = []
-    loads = json.loads
+    read = strict_json.read
     for i, raw in enumerate(lines, first):
         if not raw.strip():
             continue
@@ -111,12 +113,17 @@ def _parse_lines(lines: list[bytes], first: int) -> list[tuple[int, dict[str, An
             out.append((i, Unreadable("invalid_utf8", f"line is not valid UTF-8 ({exc.reason} at byte {exc.start})")))
             continue
         try:
-            obj = loads(text)
-        except ValueError as exc:
-            out.append((i, Unreadable("malformed_json", f"line is not valid JSON: {exc}", text[:80])))
+            obj, repeated = read(text)
+        except strict_json.JsonProblem as exc:
+            out.append((i, Unreadable("malformed_json", f"line {exc}", text[:80])))
             continue
         if not isinstance(obj, dict):
             out.append((i, Unreadable("not_an_object", "line is JSON but not an object", type(obj).__name__)))
+            continue
+        key = _repeated_key(obj, repeated) if repeated else None
+        if key is not None:
+            out.append((i, Unreadable("duplicate_key", f"key {key!r} appears twice in one object; curate reads the "
+                                      "first value, other readers may read the last", text[:80])))
             continue
         if "\\u" in text and _SURROGATE_ESCAPE.search(text) and not _encodable(obj):
             out.append((i, Unreadable("invalid_utf8", "line holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), "
@@ -124,6 +131,17 @@ def _parse_lines(lines: list[bytes], first: int) -> list[tuple[int, dict[str, An
             continue
         out.append((i, obj))
     return out
+
+
+def _repeated_key(row: dict[str, Any], repeated: list[tuple[dict[str, Any], str]]) -> str | None:
+    """The key repeated in the row itself or in one of its messages (the objects a consumer reads;
+    a repeat deeper inside another value is left alone, as the fast path cannot see it)."""
+    messages = row.get("messages")
+    read = [row, *(m for m in messages if isinstance(m, dict))] if isinstance(messages, list) else [row]
+    for obj, key in repeated:
+        if any(obj is r for r in read):
+            return key
+    return None
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")

@@ -24,6 +24,7 @@ FORMAT_RULES: dict[str, tuple[str, str]] = {
     "malformed_json": (ERROR, "line is not valid JSON"),
     "invalid_utf8": (ERROR, "line is not valid UTF-8"),
     "not_an_object": (ERROR, "line is JSON but not an object"),
+    "duplicate_key": (ERROR, "a key appears twice in the row or in a message (readers disagree on its value)"),
     "missing_messages": (ERROR, "no non-empty 'messages' list"),
     "bad_message": (ERROR, "a message is not an object with a string 'role' and text or parts 'content'"),
     "disallowed_role": (ERROR, "a message role the platform rejects (e.g. 'system')"),

@@ -75,6 +75,22 @@ def grade(
     model_api_key: str = typer.Option(
         None, envvar="CURATE_GRADER_API_KEY", help="API key for --model-base-url"
     ),
+    embeddings_base_url: str = typer.Option(
+        None,
+        envvar="CURATE_EMBEDDINGS_BASE_URL",
+        help="OpenAI-compatible endpoint for cosine text_similarity graders",
+    ),
+    embeddings_api_key: str = typer.Option(
+        None, envvar="CURATE_EMBEDDINGS_API_KEY", help="API key for --embeddings-base-url"
+    ),
+    embeddings_model: str = typer.Option(
+        None, help="embedding model for cosine (default text-embedding-3-large)"
+    ),
+    extract_answer: bool = typer.Option(
+        True,
+        "--extract-answer/--raw-output",
+        help="template graders read the final answer (after </think>, inside a fenced block)",
+    ),
 ) -> None:
     """Grade one model output against one item, exactly as the local runner does; print JSON."""
     from curate.graders import LocalGrader
@@ -96,6 +112,10 @@ def grade(
             timeout=timeout,
             model_base_url=model_base_url,
             model_api_key=model_api_key,
+            embeddings_base_url=embeddings_base_url,
+            embeddings_api_key=embeddings_api_key,
+            embeddings_model=embeddings_model,
+            extract_answer=extract_answer,
         ) as runner:
             result = runner.grade(text, row)
     except CurateError as exc:
@@ -109,21 +129,30 @@ def grade(
 
 
 @grader_app.command("validate")
-def validate(paths: list[Path] = typer.Argument(..., help="grader JSON files")) -> None:
-    """Check grader files against the platform's grader shapes; exit 1 on the first problem of any."""
+def validate(
+    paths: list[Path] = typer.Argument(..., help="grader JSON files"),
+    local: bool = typer.Option(
+        False, "--local", help="also accept what only curate's local runner runs (cosine)"
+    ),
+) -> None:
+    """Check grader files against the platform's grader shapes; exit 1 on the first problem of any.
+    Python graders importing a package the platform's sandbox lacks get a warning (stderr)."""
     from curate.graders import validate_grader
+    from curate.graders.validate import platform_warnings
 
     failed = False
     for path in paths:
         try:
             spec = _read_json(path, "grader")
-            validate_grader(spec)
+            validate_grader(spec, local=local)
         except CurateError as exc:
             message = str(exc)
             typer.echo(message if message.startswith(str(path)) else f"{path}: {message}", err=True)
             failed = True
             continue
         typer.echo(f"{path}: ok ({spec['type']} grader {spec['name']!r})")
+        for warning in platform_warnings(spec):
+            typer.echo(f"{path}: warning: {warning}", err=True)
     if failed:
         raise typer.Exit(1)
 

@@ -11,6 +11,7 @@ curate.errors.ConfigError: grader 'x' (string_check): 'operation' must be one of
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,47 @@ _KEYS = {
     "label_model": ({"type", "name", "model", "input", "labels", "passing_labels"}, set()),
     "multi": ({"type", "name", "graders", "calculate_output"}, set()),
 }
+
+
+# what OpenAI's python grader sandbox has besides the standard library (import names)
+SANDBOX_PACKAGES = ("numpy", "scipy", "sympy", "pandas", "rapidfuzz", "sklearn", "rouge_score",
+                    "deepdiff", "jsonschema", "pydantic", "yaml", "nltk", "sqlparse", "rdkit",
+                    "skbio", "ast_grep_py")  # fmt: skip
+
+
+def platform_warnings(grader: Mapping[str, Any]) -> list[str]:
+    """What a valid grader does that the platform will not run: python sources importing a package
+    its sandbox lacks (curate's ``math_equivalence`` imports math_verify).
+
+    >>> source = "import math_verify, json" + chr(10) + "def grade(s, i): return 1"
+    >>> [w.split(",")[0] for w in platform_warnings({"type": "python", "name": "m", "source": source})]
+    ["python grader 'm' imports math_verify"]
+    """
+    leaves = grader.get("graders", {}) if grader.get("type") == "multi" else {"": grader}
+    out = []
+    for leaf in leaves.values() if isinstance(leaves, Mapping) else ():
+        if not isinstance(leaf, Mapping) or leaf.get("type") != "python":
+            continue
+        try:
+            tree = ast.parse(str(leaf.get("source", "")))
+        except SyntaxError:
+            continue
+        modules = {
+            alias.name for n in ast.walk(tree) if isinstance(n, ast.Import) for alias in n.names
+        }
+        modules |= {
+            n.module
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module and not n.level
+        }
+        for module in sorted({m.split(".")[0] for m in modules}):
+            if module not in sys.stdlib_module_names and module not in SANDBOX_PACKAGES:
+                out.append(
+                    f"python grader {leaf.get('name')!r} imports {module}, which OpenAI's python grader "
+                    "sandbox does not have; it runs locally and in the TRL, verl and Bedrock reward "
+                    "functions where it is installed"
+                )
+    return out
 
 
 def validate_grader(grader: Mapping[str, Any], *, local: bool = False) -> None:

@@ -4,12 +4,19 @@ Clean files take the fast path: one multithreaded ``polars.read_ndjson`` plus a 
 with numpy. A file with malformed lines, invalid UTF-8 or whitespace-only lines takes the careful
 path: lines are checked in chunks, bad ones become findings with their line number, and the good
 ones are decoded together. Either way the result has a ``line`` column (1-based).
+
+Lines polars cannot read are read with :mod:`curate.io.strict_json`, which gives them the meaning
+polars would (a repeated key keeps its first value) and rejects what polars rejects or chokes on
+(``NaN``, nesting deeper than :data:`~curate.io.strict_json.MAX_DEPTH`). Type inference over the
+whole file never sees a line nested that deep: polars' inference slows down exponentially with
+nested objects (and crashes a few hundred levels down), so such a file takes the careful path.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +26,12 @@ import polars as pl
 
 from curate.frame import ERROR, as_findings, empty_findings
 from curate.frame import LINE as LINE_COL
+from curate.io import strict_json
+from curate.io.strict_json import MAX_DEPTH, JsonProblem
 
 _CHUNK_BYTES = 1 << 24
 _CHECK_CHUNK_LINES = 2048
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,11 @@ def line_starts(path: Path) -> np.ndarray:
             size += len(chunk)
     out = np.concatenate(starts)
     return out[out < size] if size else out[:0]
+
+
+def _line_ends(starts: np.ndarray, size: int) -> np.ndarray:
+    """Byte offset just past every line (its terminator included); none in an empty file."""
+    return np.append(starts[1:], size) if starts.size else starts
 
 
 def count_lines(path: Path) -> int:
@@ -73,21 +88,43 @@ def read_jsonl(path: Path, schema: Mapping[str, pl.DataType] | None = None) -> D
     inference; returns None when the file does not fit it or any line is malformed, and the caller
     reads again without a schema.
     """
-    try:
-        frame = pl.read_ndjson(path, schema=schema) if schema else pl.read_ndjson(path, infer_schema_length=None)
-    except (pl.exceptions.PolarsError, ValueError):
-        if schema:
-            return None
-        frame = None
+    frame = None
+    if schema or not maybe_deep(path):
+        try:
+            frame = pl.read_ndjson(path, schema=schema) if schema else pl.read_ndjson(path, infer_schema_length=None)
+        except (pl.exceptions.PolarsError, ValueError):
+            if schema:
+                return None
     if frame is not None and frame.height == count_lines(path):  # no blank lines: row i is line i+1
         return Decoded(_with_lines(frame, np.arange(1, frame.height + 1)), empty_findings(), frame.height,
                        _lazy_reader(path))
     starts = line_starts(path)
-    ends = np.append(starts[1:], path.stat().st_size)
+    ends = _line_ends(starts, path.stat().st_size)
     nonblank = np.flatnonzero(ends - starts - _newline_bytes(path, ends) > 0)
     if frame is not None and frame.height == nonblank.size:  # blank lines, but every other line decoded
         return Decoded(_with_lines(frame, nonblank + 1), empty_findings(), int(nonblank.size), _reader(path, starts, ends))
     return _read_carefully(path, starts, ends)
+
+
+def maybe_deep(path: Path, limit: int = MAX_DEPTH) -> bool:
+    """True when some line of ``path`` holds more than ``limit`` opening brackets (an upper bound
+    of how deeply it nests): one vectorised pass, done only before full-file type inference."""
+    carry = 0  # opening brackets of the line running on from the previous chunk
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK_BYTES):
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            opens = np.flatnonzero((data == 91) | (data == 123))
+            if opens.size + carry <= limit:
+                nl = np.flatnonzero(data == 10)
+                carry = opens.size + carry if nl.size == 0 else int(opens.size - np.searchsorted(opens, nl[-1]))
+                continue
+            nl = np.flatnonzero(data == 10)
+            counts = np.diff(np.searchsorted(opens, np.concatenate([[-1], nl, [data.size]])))
+            counts[0] += carry
+            if (counts > limit).any():  # a whole line, or the start of the last one
+                return True
+            carry = int(counts[-1])
+    return False
 
 
 def _with_lines(frame: pl.DataFrame, lines: np.ndarray) -> pl.DataFrame:
@@ -103,26 +140,72 @@ def _lazy_reader(path: Path) -> Callable[[Sequence[int]], dict[int, str]]:
     def raw_lines(lines: Sequence[int]) -> dict[int, str]:
         if not cache:
             starts = line_starts(path)
-            cache.append(_reader(path, starts, np.append(starts[1:], path.stat().st_size)))
+            cache.append(_reader(path, starts, _line_ends(starts, path.stat().st_size)))
         return cache[0](lines)
 
     return raw_lines
 
 
 def read_json_array(path: Path) -> Decoded:
-    """Decode a JSON file holding an array of objects; the row number is the element's position."""
+    """Decode a JSON file holding an array of objects; the row number is the element's position.
+
+    Each element is read on its own (as a JSON Lines line would be), so an element holding
+    ``NaN`` or nested too deeply is a finding on that row only.
+    """
+    from curate.errors import SourceError
+
+    raw = path.read_bytes()
     try:
-        data = json.loads(path.read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        from curate.errors import SourceError
-
-        raise SourceError(f"{path}: not valid JSON ({exc})") from None
-    if isinstance(data, dict):
-        from curate.errors import SourceError
-
-        raise SourceError(f"{path}: expected a JSON array of objects (or use .jsonl), got an object")
-    texts = [json.dumps(obj, ensure_ascii=False) for obj in data]
+        text = raw[len(BOM):].decode("utf-8") if raw.startswith(BOM) else raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    del raw
+    texts = array_elements(text)
+    if texts is None:
+        try:
+            data = strict_json.loads(text)  # for the message
+        except JsonProblem as exc:
+            raise SourceError(f"{path} {exc}") from None
+        got = "an object" if isinstance(data, dict) else type(data).__name__
+        raise SourceError(f"{path}: expected a JSON array of objects (or use .jsonl), got {got}")
     return _decode_lines(list(range(1, len(texts) + 1)), texts, empty_findings())
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.DOTALL)
+
+
+def array_elements(text: str) -> list[str] | None:
+    """The texts of the elements of the JSON array ``text`` (None when it is not an array).
+
+    >>> array_elements(' [{"a": [1, "],"]}, 2, NaN] ')
+    ['{"a": [1, "],"]}', '2', 'NaN']
+    """
+    body = text.strip()
+    if not body.startswith("[") or not body.endswith("]"):
+        return None
+    try:  # the usual case: one parse, each element written back as compact JSON
+        return [json.dumps(v, ensure_ascii=False, allow_nan=False) for v in
+                json.loads(body, parse_constant=_reject, object_pairs_hook=strict_json.first_wins)]
+    except (ValueError, RecursionError):
+        pass
+    out, depth, start = [], 0, 1
+    for match in _TOKEN.finditer(body, 1, len(body) - 1):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+        elif token in "]}":
+            depth -= 1
+        elif token == "," and depth == 0:
+            out.append(body[start:match.start()].strip())
+            start = match.end()
+    last = body[start:-1].strip()
+    if last or out:
+        out.append(last)
+    return out
+
+
+def _reject(name: str) -> None:
+    raise ValueError(name)
 
 
 def _newline_bytes(path: Path, ends: np.ndarray) -> np.ndarray:
@@ -161,6 +244,8 @@ def _read_carefully(path: Path, starts: np.ndarray, ends: np.ndarray) -> Decoded
     bad: list[dict] = []
     for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         chunk = raw[a:b].rstrip(b"\r\n")
+        if a == 0 and chunk.startswith(BOM):  # a byte-order mark is not part of the first row
+            chunk = chunk[len(BOM):]
         if not chunk.strip():
             continue
         try:
@@ -184,14 +269,16 @@ def _decode_lines(
 ) -> Decoded:
     """Find the malformed lines chunk by chunk, then decode all good lines in one call."""
     input_rows = len(texts) + findings.height
-    good = np.ones(len(texts), dtype=bool)
+    # lines nested too deeply never reach polars' type inference
+    good = np.array([not strict_json.too_deep(t) for t in texts], dtype=bool)
     bad: list[dict] = []
     for lo in range(0, len(texts), _CHECK_CHUNK_LINES):
         chunk = texts[lo : lo + _CHECK_CHUNK_LINES]
         try:
-            pl.read_ndjson(io.BytesIO("\n".join(chunk).encode()), infer_schema_length=None)
-            if len(chunk) == _count_objects(chunk):
-                continue
+            if good[lo : lo + _CHECK_CHUNK_LINES].all():
+                pl.read_ndjson(io.BytesIO("\n".join(chunk).encode()), infer_schema_length=None)
+                if len(chunk) == _count_objects(chunk):
+                    continue
         except (pl.exceptions.PolarsError, ValueError):
             pass
         for j, text in enumerate(chunk):
@@ -226,7 +313,7 @@ def _decode_objects(texts: list[str]) -> pl.DataFrame:
     try:
         return pl.read_ndjson(io.BytesIO("\n".join(texts).encode()), infer_schema_length=None)
     except (pl.exceptions.PolarsError, ValueError):
-        objects = [json.loads(t) for t in texts]
+        objects = [strict_json.loads(t) for t in texts]
     mixed = _mixed_type_fields(objects)
     try:
         return _read_objects(objects, mixed)
@@ -259,9 +346,9 @@ def _count_objects(chunk: list[str]) -> int:
 
 def _json_problem(text: str) -> str | None:
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return f"line is not valid JSON: {exc.msg} (column {exc.colno})"
+        value = strict_json.loads(text)
+    except JsonProblem as exc:
+        return f"line {exc}"
     if not isinstance(value, dict):
         return f"line is JSON but not an object (got {type(value).__name__})"
     return None

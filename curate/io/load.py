@@ -38,7 +38,7 @@ from curate.frame import (
     empty_findings,
     findings_for,
 )
-from curate.io import jsonl, read_schema, tabular
+from curate.io import jsonl, read_schema, strict_json, tabular
 from curate.io.source import SourceSpec
 from curate.kinds.base import Kind, json_literal
 
@@ -196,7 +196,7 @@ def _decode_mixed_columns(
         what = f"field {column!r} must be {kind}" + (f" (to reach {path!r})" if opener == "{" else "")
         bad = frame.filter(pl.col(column).is_not_null() & ~is_json)
         raw = raw_lines(bad[LINE].to_list())
-        got = pl.Series([_json_type(json.loads(raw[line]).get(column)) for line in bad[LINE]], dtype=pl.String)
+        got = pl.Series([_json_type(_raw_object(raw[line]).get(column)) for line in bad[LINE]], dtype=pl.String)
         found.append(findings_for(bad.with_columns(pl.lit(None, dtype=pl.String).alias(ID)), rule="wrong_type",
                                   severity=ERROR, field=column, message=pl.format("{}; got {}", pl.lit(what), pl.lit(got)),
                                   value=pl.col(column).str.slice(0, 80)))
@@ -214,9 +214,18 @@ def _decode_json_text(column: pl.Series, mask: pl.Series) -> pl.Series:
 
 def _is_json(text: str | None) -> bool:
     try:
-        return text is not None and (json.loads(text) is not None)
-    except json.JSONDecodeError:
+        return text is not None and (strict_json.loads(text) is not None)
+    except strict_json.JsonProblem:
         return False
+
+
+def _raw_object(text: str) -> dict:
+    """A raw line as curate reads it ({} when it is not an object curate reads)."""
+    try:
+        obj = strict_json.loads(text)
+    except strict_json.JsonProblem:
+        return {}
+    return obj if isinstance(obj, dict) else {}
 
 
 def _path_expr(frame: pl.DataFrame, path: str, spec: SourceSpec) -> pl.Expr:
@@ -342,7 +351,12 @@ def _recheck_coerced(
     raw = raw_lines(lines)
     bad: list[dict[str, Any]] = []
     for line in lines:
-        obj = json.loads(raw[line])
+        try:
+            obj = strict_json.loads(raw[line])
+        except strict_json.JsonProblem as exc:  # e.g. nested too deeply (polars read it)
+            bad.append({"line": line, "rule": "malformed_json", "severity": ERROR, "field": None,
+                        "value": raw[line][:80], "message": f"line {exc}"})
+            continue
         bad.extend(_exact_type_problems(obj, line, spec, kind))
     if not bad:
         return frame, empty_findings()

@@ -27,12 +27,14 @@ loader re-checks against its raw line (see :func:`curate.io.load.map_fields`):
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from curate.io.source import SourceSpec
+from curate.io.strict_json import MAX_DEPTH
 
 SAMPLE_ROWS = 1000
 # passthrough types safe to take from a sample: a later mismatch fails the read, or full
@@ -58,8 +60,12 @@ def mapping_schema(spec: SourceSpec, sample: pl.Schema | None = None) -> dict[st
 
 
 def sample_schema(path: Path, rows: int = SAMPLE_ROWS) -> pl.Schema | None:
-    """The schema polars infers from the first ``rows`` lines (None if they do not parse)."""
+    """The schema polars infers from the first ``rows`` lines (None if they do not parse, or
+    if one may nest too deeply for polars' inference: see :mod:`curate.io.jsonl`)."""
     try:
+        with open(path, "rb") as fh:
+            if any(line.count(b"[") + line.count(b"{") > MAX_DEPTH for line in islice(fh, rows)):
+                return None
         return pl.scan_ndjson(path, infer_schema_length=rows).collect_schema()
     except (pl.exceptions.PolarsError, ValueError, OSError):
         return None
