@@ -159,4 +159,4 @@ def test_open_answer_graders_on_the_command_line(tmp_path):
     no_endpoint = CliRunner().invoke(
         app, ["grade", "--grader", str(cosine), "--item", str(item), "--text", "x"]
     )
-    assert no_endpoint.exit_code == 1 and "embeddings endpoint" in no_endpoint.stderr
+    assert no_endpoint.exit_code == 2 and "embeddings endpoint" in no_endpoint.stderr
