@@ -81,7 +81,8 @@ def _vocabulary_cycle(labels: Mapping[str, Any] | None, base_dir: Path) -> list[
     from curate.vocab import PARAMS, _read_rows
 
     try:
-        opts = parse_options("labels", labels, PARAMS)
+        known = {p.name for p in PARAMS}
+        opts = parse_options("labels", {k: v for k, v in labels.items() if k in known}, PARAMS)
         path = Path(opts["vocabulary"]).expanduser()
         rows = _read_rows(path if path.is_absolute() else base_dir / path, opts)
     except Exception:  # noqa: BLE001 - a diagnosis must never hide the error it explains

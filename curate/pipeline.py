@@ -38,7 +38,6 @@ from curate.kinds.base import category_lists
 from curate.kinds.base import response_format as kind_response_format
 from curate.ledger import build_ledger, disposition_counts, rejected_rows, rule_counts
 from curate.manifest import build_manifest, dumps, label_counts, sha256_of
-from curate.options import parse_options
 from curate.report.html import render_report
 from curate.rules import RuleContext, evaluate_rules, restate_findings
 from curate.schemas import validate as validate_schema
@@ -247,13 +246,10 @@ class _Run:
         check_template(export.developer, {"label_names"}, f"{self.cfg.where}export.developer")
 
     def _check_sections(self) -> None:
-        """Rule packs and the labels section are checked before any work, like every other section."""
+        """Rule packs are checked before any work, like every other section (the config checks the rest)."""
         from curate.rules.packs import resolve_rules
-        from curate.vocab import PARAMS as LABEL_PARAMS
 
         resolve_rules(self.cfg.rules, self.cfg.base_dir)
-        if self.cfg.labels is not None:
-            parse_options("labels", self.cfg.labels, LABEL_PARAMS, f"{self.cfg.where}labels: ")
 
     def _split_mapping(self) -> dict[str, Any]:
         mapping = dict(self.cfg.split)
