@@ -170,7 +170,8 @@ class _Run:
         placed = {name: f[LINE] for name, f in splits.items()}
         labels.update({name: f.select(LABEL_NAMES) for name, f in splits.items()})
         del splits
-        extra["export"] = {"target": target.name, "warnings": self._lint(target, bundle)}
+        extra["export"] = {"target": target.name, "kind": kind.name, "answer_key": cfg.export.answer_key,
+                           "warnings": self._lint(target, bundle)}
         manifest, ledger = self._write(target, bundle, lambda: build_ledger(ids, findings, placed, input_rows),
                                        findings, labels, extra)
         self.say(f"wrote {self.out}")

@@ -59,7 +59,8 @@ def _format(kind: str, key: str = "answer") -> AnswerFormat:
     [("gout", "gout"), ("  gout\n", "  gout\n"), ("<think>maybe lupus</think>\n\ngout", "gout"),
      ("<think>a</think><think>b</think> gout ", "gout"), ("<think>cut short", ""),
      ("The answer:\n```\ngout\n```\n", "gout"), ('```json\n{"answer": 4}\n```', '{"answer": 4}'),
-     ("```a```then```b```", "b"), ("<think>```x```</think>```\ny\n```", "y"), ("no ``` closing", "no ``` closing")],
+     ("```a```then```b```", "b"), ("<think>```x```</think>```\ny\n```", "y"), ("no ``` closing", "no ``` closing"),
+     ('{"answer": "run ```ls``` first"}', '{"answer": "run ```ls``` first"}')],
 )  # fmt: skip
 def test_final_answer(text, answer):
     assert final_answer(text) == answer
@@ -226,7 +227,8 @@ def test_open_answer_sources_never_raise_and_stay_in_unit_interval(output, refer
 
 
 OPEN_GRADES = [
-    compile_source(default_grader(kind, "answer")["source"]) for kind in ("text", "number", "json")
+    compile_source(default_grader(kind, "answer")["source"])
+    for kind in ("text", "number", "json", "math")
 ]
 
 
@@ -427,3 +429,45 @@ def test_each_open_kind_exports_a_grader_that_passes_the_self_test_and_matches_v
         )
     assert got == expected
     assert expected[: len(items)] == [1.0] * len(items) and expected[len(items) :][:2] == [0.0, 0.0]
+
+
+def test_dry_run_grades_a_reasoning_models_final_answers(tmp_path, monkeypatch):
+    from chat_server import ChatServer
+
+    from curate.dryrun import run_dryrun
+    from curate.pipeline import Pipeline
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _rows("text")))
+    config = {"source": {"path": str(data), "id": "id", "text": "question", "answer": "answer"},
+              "answer": {"kind": "text"}, "split": {"validation": 0.3, "seed": 3},
+              "export": {"out": str(tmp_path / "out"), "response_format": False}}  # fmt: skip
+    (tmp_path / "pipeline.yaml").write_text(json.dumps(config))
+    Pipeline.from_file(tmp_path / "pipeline.yaml").run()
+    out = tmp_path / "out"
+    assert not (out / "response_format.json").exists()
+    items = [json.loads(line) for line in (out / "valid.jsonl").read_text().splitlines()]
+    script = {}
+    for i, item in enumerate(items):
+        ref = item["reference_answer"]
+        right = f"<think>The vignette fits {ref}, or maybe not.</think>\n\n{ref}"
+        fenced = f"Final answer:\n```\n{ref}\n```"
+        wrong = "<think>Hmm.</think> lupus"
+        script[item["messages"][-1]["content"]] = [right, fenced] if i % 2 else [wrong, wrong]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
+    with ChatServer(script, api_key="sk-test-0123456789") as server:
+        report = run_dryrun(
+            out, model="stub-model", base_url=server.url, samples=2, concurrency=2, split="valid"
+        )
+    data = json.loads((out / "dryrun.json").read_text())
+    assert data["selftest"]["passed"] is True, data["selftest"]["problems"]
+    by_id = {row["id"]: row["scores"] for row in data["items"]}
+    for i, item in enumerate(items):
+        scores = by_id[item["id"]]
+        if i % 2:
+            assert scores == [1.0, 1.0]  # the final answer, after </think> or in the fence
+        else:
+            assert max(scores) < 0.5  # "lupus" is not the reference
+    assert report.summary["mean"] == pytest.approx(
+        sum(max(by_id[it["id"]]) for it in items) / len(items)
+    )

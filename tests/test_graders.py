@@ -427,7 +427,7 @@ def test_a_worker_killed_while_idle_is_replaced_without_losing_items():
         assert runner.grade('{"labels": ["a"]}', {"reference_answer": ["a"]}).score == 1.0
         for worker in runner._pool._workers:
             os.kill(worker.process.pid, signal.SIGKILL)
-            worker.process.join(5)
+            worker.process.wait(5)
         results = runner.grade_many([('{"labels": ["a"]}', {"reference_answer": ["a"]})] * 20)
     assert [r.score for r in results] == [1.0] * 20 and all(not r.errors for r in results)
 

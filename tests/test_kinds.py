@@ -214,3 +214,121 @@ def test_without_allow_empty_utterances_without_intent_are_rejected(tmp_path):
         "split": {"validation": 100, "seed": 1}, "export": {"out": str(tmp_path / "out")},
     })
     assert result.manifest["counts"]["rejected"] == 274
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def test_medical_example_exports_the_source_answers_and_keeps_them_out_of_the_response_format(tmp_path):
+    result = curate.run(EXAMPLES / "medical" / "pipeline.yaml", export__out=str(tmp_path / "out"))
+    out = tmp_path / "out"
+    source = {str(r["idx"]): r["Ground-True Answer"]
+              for r in map(json.loads, (EXAMPLES / "medical" / "raw.jsonl").open(encoding="utf-8"))}
+    lines = [json.loads(x) for f in ("train.jsonl", "valid.jsonl") for x in (out / f).open(encoding="utf-8")]
+    assert len(lines) == result.manifest["counts"]["train"] + result.manifest["counts"]["valid"] >= 150
+    assert all(x["reference_answer"] == source[x["id"]] for x in lines)  # the string itself, not a list
+    fmt_text = (out / "response_format.json").read_text(encoding="utf-8")
+    fmt = json.loads(fmt_text)
+    assert fmt["json_schema"]["schema"]["properties"] == {"answer": {"type": "string"}}
+    assert not any(json.dumps(answer)[1:-1] in fmt_text for answer in source.values() if len(answer) > 3)
+    grader = json.loads((out / "grader.json").read_text(encoding="utf-8"))
+    from curate.graders import LocalGrader
+
+    with LocalGrader(grader, workers=0) as g:
+        for item, other in zip(lines[:20], lines[20:40], strict=True):
+            best = g.grade(json.dumps({"answer": item["reference_answer"]}), item).score
+            empty = g.grade("", item).score
+            wrong = g.grade(json.dumps({"answer": other["reference_answer"]}), item).score
+            assert best == 1.0 and empty == 0.0 and wrong < best
+
+
+def test_number_answers_one_value_in_many_spellings_and_different_values_differ(tmp_path):
+    rows = [{"q": f"How many grams make a kilogram? (copy {i})", "a": a}
+            for i, a in enumerate(["1,000", "1000", "1e3", 1000, "1000.0", "1001", " 1 000 "])]
+    frame, found = load(tmp_path, rows, {"kind": "number"})
+    assert found.is_empty()
+    keys = frame.sort("line")["answer_norm"].to_list()
+    assert keys == ["1000", "1000", "1000", "1000", "1000", "1001", "1000"]
+
+
+def test_math_answers_half_and_a_fraction_are_one_answer(tmp_path):
+    pytest.importorskip("math_verify")
+    rows = [{"q": "What is one half? (a)", "a": "\\frac{1}{2}"}, {"q": "What is one half? (b)", "a": "0.5"},
+            {"q": "What is one third?", "a": "\\frac{1}{3}"}]
+    frame, found = load(tmp_path, rows, {"kind": "math"})
+    keys = frame.sort("line")["answer_norm"].to_list()
+    assert found.is_empty() and keys[0] == keys[1] != keys[2]
+    assert frame.sort("line")["answer"].to_list() == ["\\frac{1}{2}", "0.5", "\\frac{1}{3}"]
+
+
+def _split_ids(tmp_path: Path, seed: int, rows: list[dict], name: str) -> set[str]:
+    result = curate.run({"source": {"path": str(write_jsonl(tmp_path / f"{name}.jsonl", rows)), "id": "k",
+                                    "text": "q", "answer": "a"},
+                         "rules": ["default"], "split": {"validation": 10, "seed": seed},
+                         "export": {"out": str(tmp_path / f"out-{name}-{seed}")}})
+    return set(result.bundle.splits["valid"]["id"].to_list())
+
+
+def test_open_answer_split_without_category_is_seeded_and_keeps_near_duplicates_together(tmp_path):
+    import random
+
+    rng = random.Random(5)
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda sigma omega tau rho".split()
+    rows = [{"k": f"r{i}", "q": " ".join(rng.choice(words) for _ in range(30)), "a": f"answer {i}"} for i in range(60)]
+    twins = [dict(rows[i], k=f"twin{i}", q=rows[i]["q"] + " indeed") for i in range(0, 60, 6)]  # near-duplicates
+    rows += twins
+    first, again, other = (_split_ids(tmp_path, s, rows, "a") for s in (1, 1, 2))
+    assert first == again and first != other and len(first) == 10
+    for chosen in (first, other):
+        for twin in twins:
+            original = twin["k"].replace("twin", "r")
+            assert (twin["k"] in chosen) == (original in chosen)
+    assert {int(k[1:]) for k in first if k.startswith("r")} != set(range(10))  # not simply the first rows
+
+
+def test_plain_text_answers_without_a_response_format(tmp_path):
+    result = curate.run(EXAMPLES / "medical" / "pipeline.yaml", export__out=str(tmp_path / "out"),
+                        export__response_format=False)
+    assert result.bundle.response_format is None
+    assert not (tmp_path / "out" / "response_format.json").exists()
+    assert (tmp_path / "out" / "grader.json").exists()
+    item = json.loads((tmp_path / "out" / "train.jsonl").open(encoding="utf-8").readline())
+    from curate.graders import LocalGrader
+
+    with LocalGrader(json.loads((tmp_path / "out" / "grader.json").read_text()), workers=0) as g:
+        assert g.grade(item["reference_answer"], item).score == 1.0  # the plain answer text scores the maximum
+
+
+def test_balance_by_a_category_field_evens_the_categories(tmp_path):
+    rows = [{"k": f"r{i}", "q": f"Question {i}: " + "lorem ipsum " * (i % 7 + 1) + f"tail {i * 7919 % 1000}",
+             "a": f"answer {i}", "meta": {"area": "common" if i % 10 else "rare"}} for i in range(200)]
+    result = curate.run({"source": {"path": str(write_jsonl(tmp_path / "raw.jsonl", rows)), "id": "k", "text": "q",
+                                    "answer": "a"},
+                         "rules": [], "balance": {"size": 40, "seed": 1, "by": "meta.area"},
+                         "split": {"validation": 10, "seed": 1, "stratify": "meta.area"},
+                         "export": {"out": str(tmp_path / "out")}})
+    chosen = pl.concat([result.bundle.splits["train"], result.bundle.splits["valid"]], how="vertical_relaxed")
+    assert chosen.height == 40
+    assert result.manifest["labels"]["balanced"] == {"common": 20, "rare": 20}  # 20 of the 20 rare rows
+    assert result.manifest["counts"]["unused"] == 160
+
+
+def test_dotted_answer_paths_and_csv_number_answers(tmp_path):
+    rows = [{"q": "How many grams in a kilogram?", "out": {"gold": "1,000"}},
+            {"q": "How many metres in a kilometre?", "out": {"gold": 1000}},
+            {"q": "A question with no gold answer?", "out": {}}]
+    path = write_jsonl(tmp_path / "raw.jsonl", rows)
+    cfg = load_config({"source": {"path": str(path), "text": "q", "answer": "out.gold"}, "answer": {"kind": "number"},
+                       "export": {"out": "o"}}, base_dir=tmp_path)
+    loaded = load_records(cfg.source, cfg.kind)
+    frame, _ = cfg.kind.prepare(loaded.frame)
+    assert frame["answer"].to_list() == ["1000", "1000"]
+    assert loaded.findings.select("line", "rule", "field").rows() == [(3, "missing_field", "out.gold")]
+    csv = tmp_path / "raw.csv"
+    csv.write_text('question,gold\n"How many grams, then?","1,000"\nWhat is half?,1/2\nWhat is this?,many\n',
+                   encoding="utf-8")
+    cfg = load_config({"source": {"path": str(csv), "text": "question", "answer": "gold"}, "answer": {"kind": "number"},
+                       "export": {"out": "o"}}, base_dir=tmp_path)
+    frame, found = cfg.kind.prepare(load_records(cfg.source, cfg.kind).frame)
+    assert frame["answer"].to_list() == ["1000", "0.5", None]
+    assert found.select("line", "rule", "field").rows() == [(4, "unparseable_answer", "gold")]

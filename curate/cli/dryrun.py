@@ -15,6 +15,8 @@ from curate.errors import CurateError
 
 
 def _print_report(report) -> None:
+    from curate.graders.protections import describe
+
     s, u = report.summary, report.usage
     typer.echo(f"verdict: {s['verdict']}")
     for reason in s["reasons"]:
@@ -37,6 +39,9 @@ def _print_report(report) -> None:
     )
     if report.timings:
         typer.echo("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items()))
+    sandbox = describe(report.sandbox)
+    if sandbox:
+        typer.echo(sandbox)
     typer.echo(f"report: {report.out_dir / 'dryrun.html'}")
 
 

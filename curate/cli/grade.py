@@ -94,6 +94,7 @@ def grade(
 ) -> None:
     """Grade one model output against one item, exactly as the local runner does; print JSON."""
     from curate.graders import LocalGrader
+    from curate.graders.protections import describe
 
     if (sample is None) == (text is None):
         raise _fail("give the model output with exactly one of --sample FILE or --text TEXT")
@@ -118,14 +119,15 @@ def grade(
             extract_answer=extract_answer,
         ) as runner:
             result = runner.grade(text, row)
+            sandbox = describe(runner.protections)
     except CurateError as exc:
         raise _fail(f"error: {exc}") from None
-    typer.echo(
-        json.dumps(
-            {"score": result.score, "sub_scores": result.sub_scores, "errors": result.errors},
-            indent=2,
-        )
-    )
+    if sandbox:
+        typer.echo(sandbox, err=True)
+    answer = {"score": result.score, "sub_scores": result.sub_scores, "errors": result.errors}
+    if result.warnings:
+        answer["warnings"] = result.warnings
+    typer.echo(json.dumps(answer, indent=2))
 
 
 @grader_app.command("validate")

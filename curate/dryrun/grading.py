@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from curate.graders import LocalGrader
+from curate.graders.runner import score_range as grader_score_range
 
 
 def open_grader(grader: Mapping[str, Any], *, workers: int = 2) -> LocalGrader:
@@ -29,5 +30,4 @@ def score_range(grader: Mapping[str, Any]) -> tuple[float, float]:
     >>> score_range({"type": "score_model", "range": [1, 7]}), score_range({"type": "python"})
     ((1.0, 7.0), (0.0, 1.0))
     """
-    low, high = grader.get("range") or (0.0, 1.0)
-    return float(low), float(high)
+    return grader_score_range(grader)

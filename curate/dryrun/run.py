@@ -34,6 +34,7 @@ from curate.dryrun.stats import NO_GO, item_stats, summarize
 from curate.dryrun.usage import usage_summary
 from curate.errors import ConfigError
 from curate.graders import build_grader
+from curate.graders.protections import summarize as summarize_sandbox
 from curate.io.atomic import write_text_atomic
 from curate.options import check_env_name
 
@@ -57,6 +58,7 @@ class DryRunReport:
     selftest: dict[str, Any]
     usage: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    sandbox: dict[str, str] | None = None  # how python graders were isolated (LocalGrader.protections)
     requests_sent: int = 0  # HTTP requests this run (retries included); not in dryrun.json
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase; not in dryrun.json
 
@@ -69,6 +71,7 @@ class DryRunReport:
             "model": self.model, "split": self.split, "samples": self.samples, "params": self.params,
             "range": list(self.score_range), "summary": self.summary, "items": self.items,
             "selftest": self.selftest, "usage": self.usage, "warnings": self.warnings,
+            "grader_sandbox": None if self.sandbox is None else summarize_sandbox(self.sandbox),
         }
 
 
@@ -162,6 +165,7 @@ def run_dryrun(
     sent = off_schema = 0
     clock = _Clock()
     with open_grader(spec, workers=workers) as graded:
+        sandbox = graded.protections
         selftest = self_test(graded, items, answer, low_high)
         clock.lap("selftest")
         if selftest["passed"]:
@@ -188,7 +192,7 @@ def run_dryrun(
     report = DryRunReport(
         out_dir=out, model=model, split=split, samples=samples, params=params, score_range=low_high,
         items=rows, summary=summary, selftest=selftest, usage=usage_summary(records, model=model, prices=prices),
-        warnings=warnings, requests_sent=sent, timings=clock.laps,
+        warnings=warnings, sandbox=sandbox, requests_sent=sent, timings=clock.laps,
     )
     write_reports(report)
     clock.lap("reports")

@@ -149,6 +149,11 @@ def self_test(
     ]
 
     problems = []
+    outside = [r.score for r in (*refs, *malformed_results, *perturbed)
+               if not low - TOLERANCE <= r.score <= high + TOLERANCE]
+    if outside:
+        problems.append(f"{len(outside)} scores fall outside the grader's range [{low:g}, {high:g}] "
+                        f"(e.g. {outside[0]:g}): out-of-range rewards distort training")
     if ref_failures:
         problems.append(f"{len(ref_failures)} of {len(items)} reference answers do not score the maximum {high:g}")
     bad = [m["case"] for m in malformed if not m["valid"]]

@@ -137,9 +137,11 @@ def lint_templates(
 
     from curate.frame import as_findings, empty_findings
 
-    if not isinstance(rows, list):
-        rows = rows.to_dicts()
     reads, output_json = grader_reads(grader)
+    if not isinstance(rows, list):  # only the columns the grader reads (and id) become Python objects
+        wanted = {path[0] for _, path in reads if path} | {"id"}
+        columns = [c for c in rows.columns if c in wanted]
+        rows = rows.select(columns).to_dicts() if columns else [{} for _ in range(rows.height)]
     records: list[dict[str, Any]] = []
     if output_json and not has_response_format:
         records.append(

@@ -50,6 +50,7 @@ class GradeResult:
     score: float
     sub_scores: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a score outside the grader's range
 
 
 def make_sample(output_text: str | None) -> dict[str, Any]:
@@ -72,6 +73,16 @@ def _leaves(grader: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     if grader["type"] == "multi":
         return list(grader["graders"].items())
     return [(grader["name"], grader)]
+
+
+def score_range(grader: Mapping[str, Any]) -> tuple[float, float]:
+    """The scores ``grader`` may give: its ``range`` (score_model), else [0, 1].
+
+    >>> score_range({"type": "score_model", "range": [1, 7]}), score_range({"type": "python"})
+    ((1.0, 7.0), (0.0, 1.0))
+    """
+    low, high = grader.get("range") or (0.0, 1.0)
+    return float(low), float(high)
 
 
 def check_runnable(
@@ -209,6 +220,17 @@ class LocalGrader:
         if self._pool is not None:
             self._pool.close()
 
+    @property
+    def protections(self) -> dict[str, str] | None:
+        """How python graders are isolated (starting the workers if needed): what each layer of
+        :mod:`curate.graders._sandbox` reported; ``{"in_process": ...}`` for ``workers=0``;
+        None when the grader has no python (sub-)grader."""
+        if self._pool is not None:
+            return self._pool.start()
+        if any(leaf["type"] == "python" for _, leaf in self._leaves):
+            return {"in_process": "no isolation (workers=0)"}
+        return None
+
     def grade(self, sample: str, item: Mapping[str, Any]) -> GradeResult:
         """Grade one model output ``sample`` against ``item``."""
         return self.grade_many([(sample, item)])[0]
@@ -230,9 +252,16 @@ class LocalGrader:
             for key, leaf in self._leaves
         }
         out = []
+        ranges = {key: score_range(leaf) for key, leaf in self._leaves}
         for i in range(len(pairs)):
             sub = {key: scores[key][i][0] for key in scores}
             errors = [f"{key}: {scores[key][i][1]}" for key in scores if scores[key][i][1]]
+            warnings = [
+                f"{key}: score_out_of_range: {sub[key]:g} is outside the grader's range "
+                f"[{ranges[key][0]:g}, {ranges[key][1]:g}]"
+                for key in scores
+                if not ranges[key][0] <= sub[key] <= ranges[key][1]
+            ]
             if self._formula is None:
                 score = next(iter(sub.values()))
             else:
@@ -241,7 +270,7 @@ class LocalGrader:
                 except FormulaError as exc:
                     score = 0.0
                     errors.append(f"formula_error: {exc}")
-            out.append(GradeResult(score, sub, errors))
+            out.append(GradeResult(score, sub, errors, warnings))
         return out
 
     def _run_leaf(

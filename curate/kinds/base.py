@@ -38,7 +38,6 @@ class Kind:
     is_labels: ClassVar[bool] = False
     params: ClassVar[tuple[Param, ...]] = ()  # options of the ``answer:`` (or ``labels:``) section
     default_answer_key: ClassVar[str] = "answer"  # key of the answer object in the response format
-    fallback_preset: ClassVar[str] = "exact_match"  # used until curate.graders.default_grader exists
     splice_reference: ClassVar[bool] = False  # JSON writers splice ``reference_json`` verbatim
     registry: ClassVar[dict[str, type[Kind]]] = {}
 
@@ -83,13 +82,10 @@ class Kind:
         raise NotImplementedError
 
     def default_grader(self, answer_key: str) -> dict[str, Any]:
-        """The grader a run gets when ``export.grader`` is omitted."""
-        from curate import graders
+        """The grader a run gets when ``export.grader`` is omitted (:mod:`curate.graders.defaults`)."""
+        from curate.graders import default_grader
 
-        make = getattr(graders, "default_grader", None)
-        if make is not None:
-            return make(self.name, answer_key)
-        return graders.build_grader(self.fallback_preset, answer_key=answer_key)
+        return default_grader(self.name, answer_key)
 
     # -- the raw answer in the loader -----------------------------------------------------------
     expected: ClassVar[str] = "a string"  # for wrong_type messages
@@ -131,7 +127,6 @@ class AnswerKind(Kind):
     Subclasses implement :meth:`canonical` over the answers as text; the rest is shared.
     """
 
-    fallback_preset: ClassVar[str] = "case_insensitive_match"
     field: str = ANSWER  # the source path, for findings (set by the pipeline)
 
     def canonical(self, values: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:

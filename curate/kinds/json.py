@@ -38,7 +38,6 @@ class Json(AnswerKind):
 
     name = "json"
     params = (Param("schema", str, None, nullable=True),)
-    fallback_preset: ClassVar[str] = "exact_match"
     splice_reference: ClassVar[bool] = True
     expected: ClassVar[str] = "a JSON value"
 

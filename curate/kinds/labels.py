@@ -38,7 +38,6 @@ class Labels(Kind):
     is_labels = True
     params = PARAMS
     default_answer_key: ClassVar[str] = "labels"
-    fallback_preset: ClassVar[str] = "multilabel_f1"
     scalar_labels: ClassVar[bool] = False  # True: a plain string label is a one-element list
 
     @property

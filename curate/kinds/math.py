@@ -50,7 +50,6 @@ class Math(AnswerKind):
     """A math answer (LaTeX or plain); equivalent expressions are one answer."""
 
     name = "math"
-    fallback_preset: ClassVar[str] = "exact_match"
     expected: ClassVar[str] = "a string or a number"
 
     def canonical(self, values: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:

@@ -46,7 +46,6 @@ class Number(AnswerKind):
     """A number; equal values are one answer."""
 
     name = "number"
-    fallback_preset: ClassVar[str] = "numeric_tolerance"
     splice_reference: ClassVar[bool] = True
     expected: ClassVar[str] = "a number or a string holding one"
 

@@ -28,7 +28,6 @@ class SingleLabel(Labels):
     name = "single_label"
     default_answer_key: ClassVar[str] = "label"
     scalar_labels: ClassVar[bool] = True  # a plain string (a CSV column) is one label
-    fallback_preset: ClassVar[str] = "exact_match"
 
     def __init__(self, *args: Any, **options: Any) -> None:
         super().__init__(*args, **options)

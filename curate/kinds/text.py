@@ -10,8 +10,6 @@ answer: Unicode compatibility forms (NFKC), case, punctuation and runs of spaces
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import polars as pl
 
 from curate.kinds.base import AnswerKind
@@ -29,7 +27,6 @@ class Text(AnswerKind):
     """A string answer compared after normalisation."""
 
     name = "text"
-    fallback_preset: ClassVar[str] = "case_insensitive_match"
 
     def canonical(self, values: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:
         values = values.cast(pl.String)

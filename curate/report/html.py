@@ -55,7 +55,7 @@ def _counts(manifest: Mapping[str, Any]) -> str:
 
 
 def _labels(series: Mapping[str, Mapping[str, int]]) -> str:
-    if not series:
+    if not series or not any(series.values()):  # an open-answer task without a category field
         return ""
     categories = sorted({c for s in series.values() for c in s}, key=lambda c: (-max(s.get(c, 0) for s in series.values()), c))
     table_head = "".join(f"<th>{escape(n)}</th>" for n in series)

@@ -7,7 +7,8 @@ exported reward functions use the very same code.
 Reasoning models write ``<think> ... </think>`` before their answer, and many models wrap the answer
 in a fenced code block. ``final_answer`` keeps what comes after the last ``</think>`` (an output that
 opens ``<think>`` and never closes it has no answer: ``""``), then the content of the last fenced
-block when there is one; when it removed anything it also strips surrounding whitespace.
+block when there is one (not inside a bare JSON object or list, whose strings may hold fences);
+when it removed anything it also strips surrounding whitespace.
 
 >>> final_answer("<think>It is 2 + 2.</think>\\n\\n4")
 '4'
@@ -36,7 +37,9 @@ def final_answer(text):
         out, changed = out[end + len(_THINK_END) :], True
     elif out.lstrip().startswith("<think>"):
         return ""
-    blocks = _FENCE.findall(out)
+    bare = out.strip()
+    is_json = bare[:1] in ("{", "[") and bare[-1:] in ("}", "]")  # fences inside JSON strings stay
+    blocks = [] if is_json else _FENCE.findall(out)
     if blocks:
         out, changed = blocks[-1], True
     return out.strip() if changed else out
