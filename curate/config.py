@@ -18,6 +18,7 @@ from typing import Any
 
 from curate import yaml_safe
 from curate.errors import ConfigError
+from curate.frame import RESERVED_COLUMNS
 from curate.io.source import SourceSpec
 from curate.kinds import Kind, get_kind, kind_from_config
 from curate.options import Param, parse_options
@@ -172,9 +173,14 @@ def category_column(source: SourceSpec, path: str) -> str:
 def _with_category_fields(source: SourceSpec, mapping: Mapping[str, Any]) -> SourceSpec:
     """Load the category fields too: a passthrough name is used as is, another path is added."""
     pairs = list(source.passthrough)
-    for path in category_fields(mapping).values():
-        if not any(path in pair for pair in pairs):
-            pairs.append((path, path))
+    for section, path in category_fields(mapping).items():
+        if any(path in pair for pair in pairs):
+            continue
+        if path in RESERVED_COLUMNS:
+            key = "stratify" if section == "split" else "by"
+            raise ConfigError(f"{section}: {key}: {path!r} is a core column, not a category field; map the field in "
+                              "source.passthrough under another name and name that")
+        pairs.append((path, path))
     return dataclasses.replace(source, passthrough=tuple(pairs)) if len(pairs) > len(source.passthrough) else source
 
 

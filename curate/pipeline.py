@@ -39,7 +39,7 @@ from curate.kinds.base import response_format as kind_response_format
 from curate.ledger import build_ledger, disposition_counts, rejected_rows, rule_counts
 from curate.manifest import build_manifest, dumps, label_counts, sha256_of
 from curate.report.html import render_report
-from curate.rules import RuleContext, evaluate_rules, restate_findings
+from curate.rules import RuleContext, data_relative_warnings, evaluate_rules, restate_findings
 from curate.schemas import validate as validate_schema
 from curate.select.options import balance_options, split_options
 
@@ -106,6 +106,7 @@ class _Run:
         self.out = self.cfg.export.out
         self.folder = OutFolder(self.out, protect=self._inputs(), where=f"{self.cfg.where}export.out")
         self.hooks = dict(pipeline.hooks)
+        self.rule_warnings: list[dict[str, Any]] = []  # data-relative rules that rejected many rows
         if self.cfg.dryrun is not None:
             from curate.dryrun import dryrun_hook
 
@@ -155,6 +156,8 @@ class _Run:
         kind = cfg.kind
 
         splits, extra = self._place(pool, balance_opts, split_opts, groups, labels)
+        if self.rule_warnings:
+            extra["rule_warnings"] = self.rule_warnings
         del pool
         self.event("after_split", splits=splits, findings=findings)
 
@@ -206,6 +209,9 @@ class _Run:
             kind=kind,
         )
         rules = evaluate_rules(frame, cfg.rules, base_dir=cfg.base_dir, context=context)
+        self.rule_warnings = data_relative_warnings(rules.findings, cfg.rules, frame.height, base_dir=cfg.base_dir)
+        for warning in self.rule_warnings:
+            self.say(f"warning: {warning['message']}")
         findings = concat_findings([restate_findings(findings, cfg.rules, base_dir=cfg.base_dir), rules.findings])
         pool = _without_errors(frame, findings)
         curated = _boundary(pool, kind.schema_stages["curated"])

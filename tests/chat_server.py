@@ -5,8 +5,11 @@ type ``json_schema`` is checked for shape) and ``GET /v1/models`` over HTTP/1.1 
 own asyncio loop in a background thread. Behaviour is scripted per item: ``script`` maps the text of
 the request's last user message to a list of reply contents, cycled per item in arrival order
 (so ``[right, right, wrong, wrong, wrong]`` is "right 2 times in 5" whatever the concurrency).
-It answers 401 for a wrong key, 404 ``model_not_found`` for an unknown model, and 429 with
-``Retry-After`` for the first ``rate_limit`` requests. It counts requests and stops by itself after
+It answers 401 for a wrong key, 404 ``model_not_found`` for an unknown model, 429 with
+``Retry-After`` for the first ``rate_limit`` requests, 500 for the next ``fail_5xx``, and a 200
+whose body is ``malformed_body`` (not JSON, or JSON without ``choices``) for the next
+``malformed``. A reply containing ``{authorization}`` gets the request's Authorization header
+pasted in, like a server that leaks it. It counts requests and stops by itself after
 ``max_requests`` requests or ``lifetime`` seconds.
 
     with ChatServer(script={"some text": ['{"labels": ["trade"]}']}) as server:
@@ -53,6 +56,8 @@ class ChatServer:
         fail_5xx: int = 0,
         delay: float = 0.0,
         block_after: int | None = None,
+        malformed: int = 0,
+        malformed_body: str = "this is {not json",
         max_requests: int = 100_000,
         lifetime: float = 600.0,
     ) -> None:
@@ -65,6 +70,8 @@ class ChatServer:
         self.fail_5xx = fail_5xx
         self.delay = delay
         self.block_after = block_after  # after this many answered requests, hold the rest
+        self.malformed = malformed  # the first N authorized requests get a 200 with malformed_body
+        self.malformed_body = malformed_body
         self.max_requests = max_requests
         self.lifetime = lifetime
         self.requests = 0  # POSTs to /chat/completions, whatever the answer
@@ -135,7 +142,7 @@ class ChatServer:
                         headers[k.strip().lower()] = v.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
                 status, payload, extra = await self._route(method, path, headers, body)
-                data = json.dumps(payload).encode()
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 extra_headers = "".join(f"{k}: {v}\r\n" for k, v in extra.items())
                 writer.write(
                     f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nContent-Type: application/json\r\n"
@@ -169,6 +176,8 @@ class ChatServer:
                     {"Retry-After": str(self.retry_after)})
         if self._authorized <= self.rate_limit + self.fail_5xx:
             return _error(500, "The server had an error.", None, "server_error")
+        if self._authorized <= self.rate_limit + self.fail_5xx + self.malformed:
+            return 200, self.malformed_body.encode(), {}
         request = json.loads(body)
         if request.get("model") not in self.models:
             return _error(404, f"The model `{request.get('model')}` does not exist.", "model_not_found")
@@ -184,6 +193,7 @@ class ChatServer:
         user = next(m["content"] for m in reversed(request["messages"]) if m["role"] == "user")
         replies = self.script.get(user, self.default)
         content = replies[self.by_item[user] % len(replies)]
+        content = content.replace("{authorization}", headers.get("authorization", ""))  # a leaky server
         self.by_item[user] += 1
         self.answered += 1
         prompt_tokens = sum(len(m["content"]) for m in request["messages"]) // 4 + 1

@@ -332,3 +332,28 @@ def test_dotted_answer_paths_and_csv_number_answers(tmp_path):
     frame, found = cfg.kind.prepare(load_records(cfg.source, cfg.kind).frame)
     assert frame["answer"].to_list() == ["1000", "0.5", None]
     assert found.select("line", "rule", "field").rows() == [(4, "unparseable_answer", "gold")]
+
+
+def test_category_fields_that_cannot_be_categories_are_config_errors(tmp_path):
+    rows = [{"q": f"Question number {i} here?", "a": f"answer {i}", "meta": {"x": i}} for i in range(20)]
+    path = str(write_jsonl(tmp_path / "raw.jsonl", rows))
+    with pytest.raises(ConfigError, match="'text' is a core column"):
+        load_config({"source": {"path": path, "text": "q", "answer": "a"}, "split": {"validation": 2, "stratify": "text"},
+                     "export": {"out": "o"}}, base_dir=tmp_path)
+    with pytest.raises(ConfigError, match="category field 'meta' holds objects"):
+        curate.run({"source": {"path": path, "text": "q", "answer": "a"}, "rules": [],
+                    "split": {"validation": 2, "stratify": "meta"}, "export": {"out": str(tmp_path / "out")}})
+
+
+def test_allow_empty_still_rejects_rows_whose_labels_are_all_unknown(tmp_path):
+    (tmp_path / "vocab.csv").write_text("id,name\n1,one\n2,two\n", encoding="utf-8")
+    path = write_jsonl(tmp_path / "raw.jsonl", [{"t": "first text", "y": ["1"]}, {"t": "second text", "y": []},
+                                                {"t": "third text", "y": ["9"]}, {"t": "fourth text"}])
+    cfg = load_config({"source": {"path": str(path), "text": "t", "labels": "y"},
+                       "labels": {"vocabulary": "vocab.csv", "allow_empty": True}, "export": {"out": "o"}},
+                      base_dir=tmp_path)
+    loaded = load_records(cfg.source, cfg.kind)
+    frame, found = cfg.kind.prepare(loaded.frame)
+    assert loaded.findings.is_empty()
+    assert frame.sort("line")["label_names"].to_list() == [["one"], [], [], []]
+    assert sorted(found.select("line", "rule").rows()) == [(3, "no_labels"), (3, "unknown_label")]

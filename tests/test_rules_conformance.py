@@ -35,7 +35,7 @@ MESSY = pl.DataFrame(
         "text": [
             BASE, BASE, BASE + "!", "", "x" * 50, "Ã©tÃ© trÃ¨s " + BASE, BASE.upper(),
             "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20", None, "ok\x00" + BASE, "tiny",
-            BASE + " concerning the tariff classification of goods",
+            BASE + " concerning the tariff classification of goods (EΠΙΤΡΟΠΗ)",
         ],
         "labels": [["t"], ["t"], ["f"], [], ["t"], ["t"], ["t"], ["t"], None, ["t"], ["t"], ["e", "t", "f", "s"]],
         "label_names": [["trade"], ["trade"], ["finance"], [], ["trade"], ["trade"], ["trade"], ["trade"], None,
@@ -106,10 +106,12 @@ def test_identical_results_on_reordered_input(name):
 
 def test_the_messy_frame_exercises_most_rules():
     """Guards the conformance data itself: the reorder test must compare real findings."""
-    fired = set(evaluate_rules(MESSY, ["default", {"rule": "near_duplicate", "threshold": 0.5}], context=CONTEXT).findings["rule"])
+    # 12 rows are too few for the data-relative length rules' defaults (min_rows 20)
+    small = [{"rule": "min_chars", "min": 20}, {"rule": "unusual_length", "min_rows": 5, "z": 2.0}]
+    fired = set(evaluate_rules(MESSY, ["default", {"rule": "near_duplicate", "threshold": 0.5}, *small], context=CONTEXT).findings["rule"])
     assert {"duplicate", "normalized_duplicate", "near_duplicate", "label_conflict", "id_conflict", "missing_id",
             "empty_text", "min_chars", "mojibake", "control_chars", "mostly_non_text", "answer_schema",
-            "label_outside_vocabulary"} - fired == set()
+            "label_outside_vocabulary", "unusual_length", "mixed_script", "near_label_conflict"} - fired == set()
 
 
 @pytest.mark.parametrize("pack", ["default", "strict", "minimal"])

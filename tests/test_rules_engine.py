@@ -38,7 +38,7 @@ def test_public_surface_is_frozen():
     import curate.rules as rules
 
     assert sorted(rules.__all__) == sorted([
-        "DatasetRule", "Rule", "RuleContext", "RuleResult", "RowRule", "StageRule", "dump_pack",
+        "DatasetRule", "Rule", "RuleContext", "RuleResult", "RowRule", "StageRule", "data_relative_warnings", "dump_pack",
         "evaluate_rules", "registered_rules", "resolve_rules", "restate_findings", "shipped_packs",
     ])
 
@@ -156,7 +156,7 @@ def test_user_rule_from_python_registers_and_works_in_packs(tmp_path):
 
 def test_findings_shape_truncated_values_and_sorting():
     f = frame(["é" * 30000, "", LONG], ids=["x", None, "z"])
-    found = evaluate_rules(f).findings
+    found = evaluate_rules(f, ["default", {"rule": "max_chars", "max": 20000}]).findings
     assert found.schema == pl.Schema(FINDINGS_SCHEMA)
     assert found["line"].to_list() == sorted(found["line"].to_list())
     assert found["value"].drop_nulls().str.len_chars().max() <= 80

@@ -69,8 +69,13 @@ def build() -> tuple[pl.DataFrame, dict[int, str], set[int]]:
 
     t = lambda i: records[i]["text"]  # noqa: E731
     plant("empty_text", "   \n\t ")
+    # stubs among long acts: under 1% of the sample's median length (about 2,570 characters)
     plant("min_chars", "Repealed.")
-    plant("max_chars", (t(3) + "\n") * 12, source=3)
+    plant("min_chars", "See Annex.")
+    plant("min_chars", "OK")
+    plant("min_chars", "n/a")
+    # beyond any model's context (the default pack's max_chars: 400,000)
+    plant("max_chars", (t(3) + "\n") * (400_000 // len(t(3)) + 1), source=3)
     plant("mojibake", t(0).encode("utf-8").decode("cp1252", errors="replace").replace("\ufffd", ""), source=0)
     plant("control_chars", t(5)[:400] + "\x00\x07" + t(5)[400:], source=5)
     plant("mostly_non_text", "\n".join(" | ".join(f"{(i * 37 + j) % 997:>4}.{j:02d}" for j in range(8)) for i in range(60)))

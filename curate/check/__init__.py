@@ -57,13 +57,13 @@ class CheckResult:
 def _check_rules(rules: list, near: bool) -> list:
     """The pack's rules that apply to exported rows (near-duplicate search only with ``near``)."""
     from curate.rules import StageRule
-    from curate.rules.duplicates import LabelConflict, NearDuplicate
+    from curate.rules.duplicates import LabelConflict, NearDuplicate, NearLabelConflict
 
     out = []
     for rule in rules:
         if not rule.enabled or isinstance(rule, StageRule):
             continue
-        if isinstance(rule, NearDuplicate) and not near:
+        if isinstance(rule, NearDuplicate | NearLabelConflict) and not near:
             continue
         if isinstance(rule, LabelConflict) and rule.match == "near" and not near:
             rule = rule.replace(match="normalized")
@@ -73,12 +73,13 @@ def _check_rules(rules: list, near: bool) -> list:
 
 def _groups_on_norm_only(rules: list) -> bool:
     """True when every dataset rule is a built-in one that uses the normalised text only to group
-    rows (so rows whose normalised text no other row shares need none)."""
+    rows, or not at all (so rows whose normalised text no other row shares need none)."""
     from curate.rules.base import DatasetRule
     from curate.rules.duplicates import Duplicate, LabelConflict, NormalizedDuplicate
     from curate.rules.ids import IdConflict
+    from curate.rules.length import MinChars, UnusualLength
 
-    known = (Duplicate, NormalizedDuplicate, LabelConflict, IdConflict)
+    known = (Duplicate, NormalizedDuplicate, LabelConflict, IdConflict, MinChars, UnusualLength)
     return all(type(r) in known and getattr(r, "match", None) != "near" for r in rules if isinstance(r, DatasetRule))
 
 

@@ -87,13 +87,14 @@ def _server_message(exc: Exception) -> str:
 
 class _Sampler:
     def __init__(self, settings: ClientSettings, cache: ResponseCache, api_key: str,
-                 on_response: Callable[[], None] | None) -> None:
+                 on_response: Callable[[], None] | None, secrets: Sequence[str] = ()) -> None:
         import openai
 
         self.openai = openai
         self.settings = settings
         self.cache = cache
         self.api_key = api_key
+        self.secrets = tuple(x for x in (api_key, *secrets) if x and x != DUMMY_KEY)
         self.on_response = on_response
         self.client = openai.AsyncOpenAI(
             api_key=api_key, base_url=settings.base_url, max_retries=0, timeout=settings.timeout
@@ -107,7 +108,7 @@ class _Sampler:
         self.extra = extra
 
     def _clean(self, text: str) -> str:
-        return " ".join(text.replace(self.api_key, "***").split()) if self.api_key else text
+        return " ".join(mask_secrets(text, self.secrets).split())
 
     def _fail(self, message: str) -> EndpointError:
         return EndpointError(self._clean(message))
@@ -160,11 +161,21 @@ class _Sampler:
                         f"cannot reach the endpoint at {self.where}: {last}; check --base-url "
                         "and that the server is running"
                     ) from None
+            except (ValueError, o.APIResponseValidationError) as exc:  # a 200 whose body is not JSON
+                last = f"a 200 response that is not a chat completion ({type(exc).__name__}: {exc})"
+                if probe and attempt >= 1:
+                    raise self._fail(f"the endpoint at {self.where} sent {last}; check --base-url") from None
             else:
-                self.cache.put(request.key, _response_record(completion))
-                if self.on_response is not None:
-                    self.on_response()
-                return
+                problem = _malformed(completion)
+                if problem is None:  # nothing secret is stored, even if the server echoed it
+                    record = mask_secrets(_response_record(completion), self.secrets)
+                    self.cache.put(request.key, record)
+                    if self.on_response is not None:
+                        self.on_response()
+                    return
+                last = f"a 200 response that is not a chat completion ({problem})"
+                if probe and attempt >= 1:
+                    raise self._fail(f"the endpoint at {self.where} sent {last}; check --base-url") from None
             if attempt < self.settings.max_retries:
                 await asyncio.sleep(min(wait, MAX_BACKOFF) * (1 + 0.25 * random.random()))
                 if not server_said:  # our own guess: back off further next time
@@ -210,6 +221,38 @@ def _retry_after(exc: Exception) -> float | None:
         return None
 
 
+def mask_secrets(value: Any, secrets: Sequence[str]) -> Any:
+    """``value`` with every secret in every string replaced by ``***`` (dicts and lists too).
+
+    >>> mask_secrets({"content": "key sk-abc!", "n": 1}, ["sk-abc"])
+    {'content': 'key ***!', 'n': 1}
+    """
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret:
+                value = value.replace(secret, "***")
+        return value
+    if isinstance(value, dict):
+        return {k: mask_secrets(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_secrets(v, secrets) for v in value]
+    return value
+
+
+def _malformed(completion: Any) -> str | None:
+    """Why a parsed 200 response is not a usable chat completion (None when it is)."""
+    choices = getattr(completion, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        return "no 'choices'"
+    message = getattr(choices[0], "message", None)
+    if message is None:
+        return "no 'message' in choices[0]"
+    content = getattr(message, "content", None)
+    if content is not None and not isinstance(content, str):
+        return f"'content' is a {type(content).__name__}, not a string"
+    return None
+
+
 def _response_record(completion: Any) -> dict[str, Any]:
     """What the cache keeps of a completion: the text, why it stopped, and token usage."""
     choice = completion.choices[0] if completion.choices else None
@@ -233,8 +276,13 @@ def sample_missing(
     *,
     on_response: Callable[[], None] | None = None,
     api_key: str | None = None,
+    secrets: Sequence[str] = (),
 ) -> int:
     """Send every request whose key is not in ``cache``; return how many HTTP requests were sent.
+
+    The API key and ``secrets`` are masked (``***``) in everything cached and in error messages.
+    A 200 response that is not a chat completion (a body that is not JSON, no ``choices``) is
+    retried like a server error and never cached.
 
     Raises :class:`EndpointError` on a problem that retrying cannot fix; responses received
     before it stay in the cache.
@@ -242,6 +290,6 @@ def sample_missing(
     pending = list({r.key: r for r in requests if r.key not in cache}.values())
     if not pending:
         return 0
-    sampler = _Sampler(settings, cache, api_key or resolve_api_key(settings), on_response)
+    sampler = _Sampler(settings, cache, api_key or resolve_api_key(settings), on_response, secrets)
     asyncio.run(sampler.run(pending))
     return sampler.sent

@@ -10,6 +10,7 @@ verdict is no-go and paying for samples would not change it.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -219,13 +220,24 @@ def _sample(requests: list[SampleRequest], settings: ClientSettings, cache_dir: 
             missing = len({r.key for r in requests if r.key not in cache})
             api_key = resolve_api_key(settings) if missing else None  # no key, no request: fail first
             try:
-                sent = sample_missing(requests, settings, cache, on_response=start(missing), api_key=api_key)
+                sent = sample_missing(requests, settings, cache, on_response=start(missing), api_key=api_key,
+                                      secrets=known_secrets(settings))
             except EndpointError as exc:
                 done = sum(r.key in cache for r in requests)
                 if not done:
                     raise
                 raise EndpointError(f"{exc} ({done} of {len(requests)} responses cached; rerun to resume)") from None
         return [cache.get(r.key) for r in requests], sent  # type: ignore[misc]
+
+
+SECRET_VARIABLES = ("OPENAI_API_KEY", "CURATE_GRADER_API_KEY")
+
+
+def known_secrets(settings: ClientSettings) -> list[str]:
+    """Values of the variables that hold keys (``api_key_env`` and the usual ones): masked wherever
+    the dry run writes."""
+    names = dict.fromkeys((settings.api_key_env, *SECRET_VARIABLES))
+    return [value for name in names if (value := os.environ.get(name, ""))]
 
 
 def _item_row(item: Mapping[str, Any], results: list[Any], multi: bool) -> dict[str, Any]:

@@ -74,6 +74,16 @@ def reference_is_json(frame: pl.DataFrame) -> bool:
     return frame.schema.get(REFERENCE) != pl.String
 
 
+def item_reference_is_json(bundle: Any) -> bool:
+    """True when a reward module must decode the reference it reads (verl ``ground_truth``, Gemini
+    ``references``, a TRL column) from JSON text to get the item the JSONL formats carry: the
+    reference is not a string, or the kind's JSON writers splice it as a JSON value (``json``)."""
+    if getattr(getattr(bundle, "kind", None), "splice_reference", False):
+        return True
+    first = next(iter(bundle.splits.values()), None)
+    return True if first is None or REFERENCE not in first.columns else reference_is_json(first)
+
+
 def reference_text(frame: pl.DataFrame) -> pl.Expr:
     """The reference as one string per row: a string reference as it is, else its JSON text."""
     if not reference_is_json(frame):

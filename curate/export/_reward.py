@@ -97,6 +97,8 @@ def reward(prompts=None, completions=None, **kwargs):
     items = []
     for i in range(len(completions)):
         item = {key: kwargs[key][i] for key in ITEM_COLUMNS if key in kwargs}
+        if REFERENCE_IS_JSON and isinstance(item.get("reference_answer"), str):  # a JSON value held as text
+            item["reference_answer"] = json.loads(item["reference_answer"])
         if prompts is not None:
             item["messages"] = prompts[i]
         items.append(item)
@@ -192,6 +194,14 @@ def evaluate(example, response):
 '''
 
 
+# constants each flavour's code reads, unless the target passes its own
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "trl": {"REFERENCE_IS_JSON": False},  # columns hold the item's values
+    "verl": {"REFERENCE_IS_JSON": True},  # ground_truth is JSON text
+    "gemini": {"REFERENCE_KEY": "reference_answer", "REFERENCE_IS_JSON": True, "JSON_FIELDS": []},
+}
+
+
 def reward_module(
     grader: Mapping[str, Any],
     flavour: str,
@@ -208,7 +218,8 @@ def reward_module(
     completion as it is (curate's python presets read the final answer themselves)."""
     body = {"trl": _TRL, "verl": _VERL, "bedrock": _BEDROCK, "gemini": _GEMINI}[flavour]
     grader_json = json.dumps(grader, ensure_ascii=False, sort_keys=True)
-    assigned = "".join(f"{name} = {value!r}\n" for name, value in (constants or {}).items())
+    constants = {**_DEFAULTS.get(flavour, {}), **(constants or {})}
+    assigned = "".join(f"{name} = {value!r}\n" for name, value in constants.items())
     text = f'"""{header}\n"""\n' + _RUNTIME + ("\n" + assigned if assigned else "") + body
     text = text.replace("@EXTRACT@", repr(bool(extract_answer)))
     text = text.replace("@COLUMNS@", repr(list(columns))).replace(

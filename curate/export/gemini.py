@@ -28,10 +28,10 @@ from curate.export._chat import (
     write_response_format,
 )
 from curate.export._reference import (
+    item_reference_is_json,
     json_text,
     numbered,
     reference_findings,
-    reference_is_json,
     reference_text,
 )
 from curate.export._reward import reward_module
@@ -107,7 +107,7 @@ class GeminiRL(ExportTarget):
             first = next(iter(bundle.splits.values()), pl.DataFrame())
             constants = {
                 "REFERENCE_KEY": opts["reference_key"],
-                "REFERENCE_IS_JSON": reference_is_json(first) if first.width else True,
+                "REFERENCE_IS_JSON": item_reference_is_json(bundle),
                 "JSON_FIELDS": [p for p in bundle.passthrough if first.schema.get(p, pl.String) != pl.String],
             }
             (folder / REWARD_FILE).write_text(

@@ -51,6 +51,16 @@ def item_frame(frame: pl.DataFrame, input_key: str) -> pl.DataFrame:
     )
 
 
+def item_schema(bundle: ExportBundle, frames: Any) -> dict[str, Any]:
+    """The eval's item schema: the columns' types, except a reference written as a spliced JSON value
+    (a kind whose reference is any JSON value, held as JSON text in the bundle), which takes any value."""
+    schema = frame_schema(frames)
+    spliced = getattr(getattr(bundle, "kind", None), "splice_reference", False)
+    if spliced and schema["properties"].get("reference_answer", {}).get("type") in ("string", ["string", "null"]):
+        schema["properties"]["reference_answer"] = {}
+    return schema
+
+
 def testing_criteria(grader: dict[str, Any] | None, threshold: float) -> list[dict[str, Any]]:
     """The grader as eval testing criteria (a multi grader's sub-graders, one each)."""
     if grader is None:
@@ -97,7 +107,7 @@ class OpenAIEvals(OpenAIRFT):
                 "name": opts["name"],
                 "data_source_config": {
                     "type": "custom",
-                    "item_schema": frame_schema(items.values()),
+                    "item_schema": item_schema(bundle, items.values()),
                     "include_sample_schema": True,
                 },
                 "testing_criteria": testing_criteria(bundle.grader, float(opts["pass_threshold"])),

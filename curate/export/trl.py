@@ -29,6 +29,7 @@ from curate.export._chat import (
     reserved_findings,
     write_response_format,
 )
+from curate.export._reference import item_reference_is_json
 from curate.export._reward import reward_module
 from curate.export.base import ExportBundle
 from curate.export.openai_rft import OpenAIRFT
@@ -110,7 +111,8 @@ class TRLGRPO(OpenAIRFT):
                 [c for c in next(iter(frames.values())).columns if c != "prompt"] if frames else []
             )
             (folder / "reward.py").write_text(
-                reward_module(bundle.grader, "trl", header=_HEADER, columns=columns),
+                reward_module(bundle.grader, "trl", header=_HEADER, columns=columns,
+                              constants={"REFERENCE_IS_JSON": item_reference_is_json(bundle)}),
                 encoding="utf-8",
             )
             names.append("reward.py")

@@ -28,7 +28,7 @@ from curate.export._chat import (
     estimated_prompt_tokens,
     write_response_format,
 )
-from curate.export._reference import numbered, reference_is_json, reference_text
+from curate.export._reference import item_reference_is_json, numbered, reference_text
 from curate.export._reward import reward_module
 from curate.export.base import ExportBundle
 from curate.export.openai_rft import OpenAIRFT
@@ -117,8 +117,7 @@ class Verl(OpenAIRFT):
             frame.write_parquet(folder / f"{split}.parquet", statistics=False)
             names.append(f"{split}.parquet")
         if bundle.grader is not None:
-            first = next(iter(bundle.splits.values()), pl.DataFrame())
-            constants = {"REFERENCE_IS_JSON": reference_is_json(first) if first.width else True}
+            constants = {"REFERENCE_IS_JSON": item_reference_is_json(bundle)}
             (folder / "reward.py").write_text(
                 reward_module(bundle.grader, "verl", header=_HEADER, constants=constants), encoding="utf-8"
             )

@@ -128,6 +128,26 @@ def _get(row: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
+def _uniform(frame: pl.DataFrame, path: tuple[str, ...]) -> bool:
+    """True when every row of ``frame`` holds ``path`` with one JSON type (a column, or a field of
+    struct columns, with no nulls or only nulls): the row-by-row check would find nothing."""
+    import polars as pl
+
+    if not path or path[0] not in frame.columns:
+        return False
+    expr, dtype = pl.col(path[0]), frame.schema[path[0]]
+    for part in path[1:]:
+        fields = {f.name: f.dtype for f in dtype.fields} if isinstance(dtype, pl.Struct) else {}
+        if part not in fields:
+            return False
+        expr, dtype = expr.struct.field(part), fields[part]
+    if isinstance(dtype, pl.Object):
+        return False
+    nulls = frame.select(expr.null_count()).item()
+    # a null top-level value is a "null" in every row alike; a null inside a path may be a missing field
+    return nulls == 0 or (len(path) == 1 and nulls == frame.height)
+
+
 def lint_templates(
     grader: Mapping[str, Any], rows: list[dict] | pl.DataFrame, *, has_response_format: bool
 ) -> pl.DataFrame:
@@ -138,8 +158,12 @@ def lint_templates(
     from curate.frame import as_findings, empty_findings
 
     reads, output_json = grader_reads(grader)
-    if not isinstance(rows, list):  # only the columns the grader reads (and id) become Python objects
-        wanted = {path[0] for _, path in reads if path} | {"id"}
+    checked = reads
+    if not isinstance(rows, list):
+        # a column of one type without nulls cannot give findings; only the other reads (and id) are
+        # checked row by row
+        checked = [(name, path) for name, path in reads if not _uniform(rows, path)]
+        wanted = {path[0] for _, path in checked if path} | {"id"}
         columns = [c for c in rows.columns if c in wanted]
         rows = rows.select(columns).to_dicts() if columns else [{} for _ in range(rows.height)]
     records: list[dict[str, Any]] = []
@@ -152,7 +176,7 @@ def lint_templates(
                 "response_format (JSON schema); set one or grade sample.output_text",
             }
         )
-    for name, path in reads:
+    for name, path in checked:
         variable = "item." + ".".join(path)
         values = [_get(row, path) for row in rows]
         types = [None if v is _MISSING else _json_type(v) for v in values]

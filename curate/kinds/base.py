@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import polars as pl
 
+from curate.errors import ConfigError
 from curate.frame import (
     ANSWER,
     ANSWER_NORM,
@@ -185,6 +186,10 @@ def category_lists(frame: pl.DataFrame, column: str | None) -> pl.Series:
     if column is None:
         return pl.Series(LABEL_NAMES, [[]] * frame.height, dtype=pl.List(pl.String))
     values = frame[column]
+    inner = values.dtype.inner if isinstance(values.dtype, pl.List) else values.dtype
+    if isinstance(inner, pl.Struct | pl.List | pl.Array):
+        raise ConfigError(f"the category field {column!r} holds objects or nested lists; split.stratify and "
+                          "balance.by need a field of strings, numbers or a list of them")
     if not isinstance(values.dtype, pl.List):
         values = pl.select(pl.when(pl.lit(values).is_null()).then(pl.lit([], dtype=pl.List(pl.String)))
                            .otherwise(pl.concat_list(pl.lit(values).cast(pl.String)))).to_series()

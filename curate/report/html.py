@@ -37,6 +37,7 @@ def render_report(
         f"<p>curate {escape(str(manifest.get('curate_version', '')))} &middot; seed "
         f"{escape(str(manifest.get('seed')))} &middot; {manifest['input_rows']} input rows</p>",
         _counts(manifest),
+        _rule_warnings(manifest),
         _labels(label_series),
         _quality(manifest),
         _export(manifest),
@@ -52,6 +53,13 @@ def _counts(manifest: Mapping[str, Any]) -> str:
     total = sum(manifest["counts"].values())
     return (f"<h2>Where every row went</h2><table><tr><th>disposition</th><th>rows</th></tr>{rows}"
             f"<tr><th>total</th><th class='num'>{total}</th></tr></table>")
+
+
+def _rule_warnings(manifest: Mapping[str, Any]) -> str:
+    """Rules judged against the dataset that rejected more than a small share of the rows."""
+    warnings = manifest.get("rule_warnings") or []
+    items = "".join(f"<li class='warn'><code>{escape(w['rule'])}</code>: {escape(w['message'])}</li>" for w in warnings)
+    return f"<h2>Rules judged against this dataset</h2><ul>{items}</ul>" if items else ""
 
 
 def _labels(series: Mapping[str, Mapping[str, int]]) -> str:

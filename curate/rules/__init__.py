@@ -37,6 +37,7 @@ __all__ = [
     "RuleResult",
     "RowRule",
     "StageRule",
+    "data_relative_warnings",
     "dump_pack",
     "evaluate_rules",
     "registered_rules",
@@ -92,6 +93,46 @@ def evaluate_rules(
     rules = resolve_rules(packs, base_dir)
     findings, groups = run_rules(frame, rules, context or RuleContext())
     return RuleResult(findings, groups if groups.height else pl.DataFrame(schema=GROUPS_SCHEMA))
+
+
+RELATIVE_SHARE = 0.01  # a data-relative rule rejecting more than this share of rows is reported
+
+
+def data_relative_warnings(
+    findings: pl.DataFrame,
+    packs: Sequence[str | Mapping[str, Any] | Rule],
+    rows: int,
+    *,
+    base_dir: Path | None = None,
+    share: float = RELATIVE_SHARE,
+) -> list[dict[str, Any]]:
+    """One entry per enabled data-relative rule (judging rows against statistics of the dataset,
+    such as ``min_chars``' share of the median length) that rejected more than ``share`` of the
+    ``rows``: ``{rule, rows, share, message}``, the message saying what the rule measured and how
+    to relax it. The pipeline prints these and keeps them in the manifest and the report.
+
+    >>> f = pl.DataFrame({"line": [1, 2], "rule": ["min_chars"] * 2, "severity": ["error"] * 2,
+    ...                   "message": ["text is shorter than 26 characters"] * 2})
+    >>> data_relative_warnings(f, ["default"], 100)[0]["message"]  # doctest: +ELLIPSIS
+    'min_chars rejected 2 of 100 rows (2.0%), judged against this dataset: text is shorter than 26 characters; ...'
+    """
+    if rows <= 0 or findings.height == 0:
+        return []
+    relative = [r.name for r in resolve_rules(packs, base_dir) if r.enabled and r.data_relative]
+    rejected = findings.filter(pl.col("rule").is_in(relative) & (pl.col("severity") == "error"))
+    out = []
+    for name in sorted(set(rejected["rule"])):
+        hit = rejected.filter(pl.col("rule") == name)
+        n = hit["line"].n_unique()
+        if n <= share * rows:
+            continue
+        said = hit["message"].mode().sort().item(0)
+        out.append({
+            "rule": name, "rows": n, "share": round(n / rows, 4),
+            "message": f"{name} rejected {n} of {rows} rows ({n / rows:.1%}), judged against this dataset: {said}; "
+                       f"if such rows are normal in this domain, relax it (e.g. {{rule: {name}, severity: warn}})",
+        })
+    return out
 
 
 def restate_findings(

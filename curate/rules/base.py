@@ -50,6 +50,9 @@ class Rule:
     params: ClassVar[tuple[Param, ...]] = ()
     message: ClassVar[str] = ""  # template; ``{param}`` placeholders take the rule's options
     kind: ClassVar[str] = "row"
+    # True when the rule judges a row against statistics of the dataset (e.g. its median length):
+    # the pipeline says at run time when such a rule rejected more than a small share of the rows
+    data_relative: ClassVar[bool] = False
     task: ClassVar[str] = "any"  # "labels" or "answer": the rule runs only for that family of task kinds
     registry: ClassVar[dict[str, type[Rule]]] = {}
 

@@ -1,5 +1,6 @@
-"""Row rules on the input text: empty, too short, too long, broken encoding, control characters,
-mostly non-text content.
+"""Row rules on the input text: empty, too long, broken encoding, control characters, mostly
+non-text content, words mixing scripts (homoglyphs). Length judged against the dataset is in
+:mod:`curate.rules.length`.
 
 >>> import polars as pl
 >>> from curate.rules import RuleContext
@@ -35,19 +36,6 @@ class EmptyText(RowRule):
 
     def passes(self, context):
         return pl.col(TEXT).fill_null("").str.contains(r"\S")  # \S: not Unicode White_Space, as strip_chars
-
-
-class MinChars(RowRule):
-    name = "min_chars"
-    params = (Param("min", int, 20, low=1),)
-    message = "text is shorter than {min} characters"
-
-    def passes(self, context):
-        stripped = pl.col(TEXT).str.strip_chars().str.len_chars()
-        return (stripped >= self.min) | (stripped == 0)  # empty text is empty_text's finding
-
-    def value(self, context):
-        return pl.col(TEXT).str.strip_chars().str.len_chars()
 
 
 class MaxChars(RowRule):
@@ -186,4 +174,43 @@ class MostlyNonText(RowRule):
         return pl.format("letters {}, long runs {}", (letters / visible).round(2), (pl.col("_mostly_non_text_blob") / visible).round(2))
 
 
-__all__ = ["EmptyText", "MinChars", "MaxChars", "MaxTokens", "Mojibake", "ControlChars", "MostlyNonText"]
+__all__ = ["EmptyText", "MixedScript", "MaxChars", "MaxTokens", "Mojibake", "ControlChars", "MostlyNonText"]
+
+
+# Greek and Cyrillic letters that look like Latin ones, and Latin letters that look like Greek or
+# Cyrillic ones (homoglyphs). Lower-case Greek letters other than omicron are left out: "TNFα",
+# "NF-κB" and "μg" are ordinary scientific words, not disguised ones.
+_GC_LOOKALIKE = "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοАВЕЅІЈКМНОРСТХаеорсухѕіјһԁӏ"
+_LATIN_LOOKALIKE = "ABCEHIJKMNOPSTXYZabceijopsxy"
+_LETTER = r"[\p{L}\p{M}]"
+_GC = r"[\p{Greek}\p{Cyrillic}]"
+# a word with a Latin letter and a Greek/Cyrillic look-alike ("pаypal" with a Cyrillic а), or a
+# Greek/Cyrillic word whose only Latin letters are look-alikes ("EΠΙΤΡΟΠΗ" with a Latin E)
+_LAT = f"[{_LATIN_LOOKALIKE}]"
+_GREEKISH = f"[\\p{{Greek}}\\p{{Cyrillic}}{_LATIN_LOOKALIKE}]"
+MIXED_SCRIPT_PATTERN = (
+    f"\\p{{Latin}}{_LETTER}*[{_GC_LOOKALIKE}]|[{_GC_LOOKALIKE}]{_LETTER}*\\p{{Latin}}"
+    # at least two Greek/Cyrillic letters, so "κB" in "NF-κB" is not one
+    f"|(?:^|[^\\p{{L}}\\p{{M}}]){_GREEKISH}*(?:{_GC}{_GREEKISH}*{_GC}{_GREEKISH}*{_LAT}|{_GC}{_GREEKISH}*{_LAT}{_GREEKISH}*{_GC}"
+    f"|{_LAT}{_GREEKISH}*{_GC}{_GREEKISH}*{_GC}){_GREEKISH}*(?:[^\\p{{L}}\\p{{M}}]|$)"
+)
+_MIXED_WORD = f"{_LETTER}*(?:\\p{{Latin}}{_LETTER}*{_GC}|{_GC}{_LETTER}*\\p{{Latin}}){_LETTER}*"
+
+
+class MixedScript(RowRule):
+    """A word mixing Latin letters with Greek or Cyrillic look-alikes (homoglyphs): text copied
+    through OCR or keyboards of another script, or disguised on purpose. Two texts that read the
+    same then differ for duplicate search, tokenisers and graders."""
+
+    name = "mixed_script"
+    severity_default = WARN
+    message = "a word mixes Latin letters with Greek or Cyrillic look-alikes (homoglyphs)"
+
+    def passes(self, context):
+        return ~pl.col(TEXT).str.contains(MIXED_SCRIPT_PATTERN)
+
+    def candidates(self, context):
+        return _GC  # every failing text has a Greek or Cyrillic letter
+
+    def value(self, context):
+        return pl.col(TEXT).str.extract(f"({_MIXED_WORD})", 1)

@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # numpy loads only when near-duplicates or groups are compute
     import numpy as np
 
 LABEL_SEP = "\x1f"
-_SHARED_KEYS = ("exact", "labels", "norm")  # identical in every frame derived from the workspace
+_SHARED_KEYS = ("exact", "labels", "norm")
+SHORT_CHARS_PER_WORD = 40  # a "short" text of N words also has at most 40 N characters  # identical in every frame derived from the workspace
 
 
 # characters NFKC leaves alone (ASCII, precomposed Latin-1 letters, basic Greek and Cyrillic letters,
@@ -129,14 +130,15 @@ class Workspace:
     def keys_with_norm(self) -> pl.DataFrame:
         return self.keys.with_columns(self.norm)
 
-    def near_components(self, *, threshold: float, ngram: int, num_perm: int, seed: int) -> np.ndarray:
+    def near_components(self, *, threshold: float, ngram: int, num_perm: int, seed: int, short_words: int = 0) -> np.ndarray:
         """Per row (position in :attr:`frame`), the smallest row position of its near-duplicate
-        component. Rows with identical normalised text are always in one component."""
+        component. Rows with identical normalised text are always in one component, and so are
+        short texts (at most ``short_words`` words) with the same words in another order."""
         import numpy as np
 
         from curate.rules import minhash
 
-        key = (threshold, ngram, num_perm, seed)
+        key = (threshold, ngram, num_perm, seed, short_words)
         if key in self._near:
             return self._near[key]
         keys = self.keys_with_norm()
@@ -159,11 +161,37 @@ class Workspace:
             spanning=True,  # only the components are used
         )
         kept = uniq[non_empty]
+        if short_words:
+            pairs = pl.concat([pairs.select("a", "b"), self._short_pairs(kept, threshold, ngram, num_perm, seed, short_words)])
         a = np.concatenate([np.arange(n), kept[pairs["a"].to_numpy()]]) if pairs.height else np.arange(n)
         b = np.concatenate([rep_pos, kept[pairs["b"].to_numpy()]]) if pairs.height else rep_pos
         comp = minhash.components(n, a, b)
         self._near[key] = comp
         return comp
+
+    def _short_pairs(self, kept: np.ndarray, threshold: float, ngram: int, num_perm: int, seed: int,
+                     short_words: int) -> pl.DataFrame:
+        """Pairs (indices into ``kept``, the non-empty representative texts) of short texts with
+        the same words in another order, or one word apart and Jaccard >= ``threshold`` on word
+        ``ngram``-grams (see :mod:`curate.rules.short`)."""
+        from curate.rules import minhash, short
+
+        texts = self.norm.gather(kept)
+        cache = self.__dict__.setdefault("_short", {})
+        key = (short_words, ngram, num_perm, seed)
+        if key not in cache:
+            words = short.short_words_of(texts, short_words)
+            pos, first = short.same_words(texts, short_words, words)
+            same = pl.DataFrame({"a": first, "b": pos}, schema={"a": pl.Int64, "b": pl.Int64})
+            apart = short.one_word_apart(texts, short_words, min_words=ngram, words=words)
+            sketch = self.__dict__.get("_sketches", {}).get((ngram, num_perm, seed))
+            if sketch is None or apart.height == 0:
+                apart = apart.with_columns(pl.lit(0.0).alias("jaccard")).clear()
+            else:  # verified once per sketch, then filtered for each threshold
+                apart = apart.with_columns(minhash.exact_jaccard(sketch[0], apart))
+            cache[key] = (same, apart)
+        same, apart = cache[key]
+        return pl.concat([same, apart.filter(pl.col("jaccard") >= threshold - 1e-12).select("a", "b")])
 
     def add_grouping(self, component: np.ndarray) -> None:
         """Record that rows sharing ``component`` (per-position labels) belong together."""
