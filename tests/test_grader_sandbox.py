@@ -229,16 +229,18 @@ def alive(pid: int) -> bool:
     return state[state.rfind(b")") + 2 :].split()[0] != b"Z"
 
 
-def spinners(worker_pids: set[int]) -> list[int]:
-    """Processes running this test's worker program, other than the workers themselves."""
+def spinners(folders: list[str], worker_pids: set[int] = frozenset()) -> list[int]:
+    """Live processes running in one of these worker temp folders (a worker, its grading process or
+    what a grader started), other than ``worker_pids``. The folder tells them from the workers of
+    other test runs on the machine."""
     found = []
     for name in os.listdir("/proc"):
         if name.isdigit() and int(name) not in worker_pids:
             try:
-                cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+                cwd = os.readlink(f"/proc/{name}/cwd")
             except OSError:
                 continue
-            if b"curate-grader-worker" in cmdline and alive(int(name)):
+            if any(cwd.startswith(folder) for folder in folders) and alive(int(name)):
                 found.append(int(name))
     return found
 
@@ -246,29 +248,31 @@ def spinners(worker_pids: set[int]) -> list[int]:
 @linux_only
 @pytest.mark.parametrize("off", [(), ("seccomp",), ("seccomp", "namespaces"), ("seccomp", "namespaces", "landlock")])
 def test_a_forked_child_is_dead_when_the_call_returns(off: tuple[str, ...]) -> None:
-    before = set(spinners(set()))
     with WorkerPool(workers=1, timeout=20, sandbox_off=off) as pool:
         protections = pool.start()
-        score, error = pool.run(FORK_AND_SPIN, [({}, {})])[0]
+        folders = [w.tmp for w in pool._workers]
         workers = {w.process.pid for w in pool._workers} | {w.pid for w in pool._workers}
-        left = set(spinners(workers)) - before
+        assert workers <= set(spinners(folders))
+        score, error = pool.run(FORK_AND_SPIN, [({}, {})])[0]
+        left = spinners(folders, workers)
         if "seccomp" not in off and protections["seccomp"] == "on":
             assert (score, error) == (0.0, None)  # the fork itself was refused
         else:
             assert score == 0.4
-        assert left == set()
+        assert left == []
         assert pool.run("def grade(s, i):\n    return 1.0\n", [({}, {})]) == [(1.0, None)]
-    assert set(spinners(set())) - before == set()
+    assert spinners(folders) == []
 
 
 @linux_only
 @pytest.mark.parametrize("off", [(), ("seccomp",), ("seccomp", "namespaces")])
 def test_a_forked_child_is_dead_after_a_timeout(off: tuple[str, ...]) -> None:
-    before = set(spinners(set()))
     with WorkerPool(workers=1, timeout=1.0, sandbox_off=off) as pool:
+        pool.start()
+        folders = [w.tmp for w in pool._workers]
         score, error = pool.run(FORK_AND_SPIN, [({}, {"hang": True})])[0]
         assert error.startswith("unresponsive_reward")
-        assert set(spinners({w.process.pid for w in pool._workers} | {w.pid for w in pool._workers})) - before == set()
+        assert spinners(folders) == []
 
 
 @linux_only
@@ -280,20 +284,23 @@ def test_no_grader_process_outlives_a_killed_curate(tmp_path: Path) -> None:
         f"source = {FORK_AND_SPIN!r}\n"
         "pool = WorkerPool(workers=1, timeout=60, sandbox_off=('seccomp',))\n"
         "pool.start()\n"
-        "print(pool._workers[0].process.pid, flush=True)\n"
+        "print(pool._workers[0].process.pid, pool._workers[0].tmp, flush=True)\n"
         "pool.run(source, [({}, {'hang': True})])\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     host = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
-    worker = int(host.stdout.readline())
-    time.sleep(1.0)  # the grader is spinning, its child too
-    assert alive(worker)
+    pid, folder = host.stdout.readline().split()
+    worker = int(pid)
+    deadline = time.monotonic() + 30
+    while len(spinners([folder])) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the worker, its grading process and the grader's child
+    assert len(spinners([folder])) == 3 and alive(worker)
     host.send_signal(signal.SIGKILL)
     host.wait(10)
     deadline = time.monotonic() + 10
-    while (alive(worker) or spinners(set())) and time.monotonic() < deadline:
+    while (alive(worker) or spinners([folder])) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not alive(worker) and spinners(set()) == []
+    assert not alive(worker) and spinners([folder]) == []
 
 
 # -- D23, D24: scores --------------------------------------------------------------------------

@@ -48,6 +48,7 @@ CHECK_SCHEMA = {"path": pl.String(), **FINDINGS_SCHEMA}
 class CheckResult:
     findings: pl.DataFrame  # CHECK_SCHEMA: path + the findings columns; line 0 = the whole file
     rows: dict[str, int]  # readable rows per checked path
+    skipped: tuple[tuple[str, str], ...] = ()  # (path, why) of files not checked (curate's side files)
 
     @property
     def errors(self) -> int:
@@ -150,8 +151,35 @@ def check_files(
     base_dir: Path | None = None,
     near: bool = False,
     response_format: Mapping[str, Any] | None = None,
+    target: str | None = None,
 ) -> CheckResult:
-    """Check exported RFT files (``.jsonl`` or ``.parquet``). Findings come back as one table."""
+    """Check exported files (``.jsonl`` or ``.parquet``). Findings come back as one table.
+
+    Files an export target wrote are read as that target's rows (``target``, or the target in the
+    ``manifest.json`` beside them: :mod:`curate.check.views`); curate's side files are skipped.
+    """
+    import tempfile
+
+    from curate.check.views import prepare
+
+    with tempfile.TemporaryDirectory(prefix="curate-check-") as scratch:
+        planned = prepare([Path(p) for p in paths], target, Path(scratch))
+        reads = [p.read for p in planned if p.read is not None]
+        result = _check_files(reads, packs=packs, base_dir=base_dir, near=near, response_format=response_format)
+    back = {str(p.read): str(p.path) for p in planned if p.read is not None}
+    findings = result.findings.with_columns(pl.col("path").replace(back))
+    rows = {back.get(k, k): v for k, v in result.rows.items()}
+    return CheckResult(findings, rows, skipped=tuple((str(p.path), p.note) for p in planned if p.read is None))
+
+
+def _check_files(
+    paths: Sequence[str | Path],
+    *,
+    packs: Sequence[str | Mapping[str, Any]] = ("default",),
+    base_dir: Path | None = None,
+    near: bool = False,
+    response_format: Mapping[str, Any] | None = None,
+) -> CheckResult:
     from curate.rules import resolve_rules
 
     records: list[dict[str, Any]] = []
@@ -226,15 +254,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--near", action="store_true", help="also search near-duplicates (slower)")
     parser.add_argument("--no-warnings", action="store_true", help="print errors only")
     parser.add_argument("--quiet", action="store_true", help="print nothing; exit status only")
+    parser.add_argument("--target", default=None, metavar="NAME",
+                        help="the export target that wrote the files (default: from manifest.json beside them)")
     args = parser.parse_args(argv)
-    return run(args.files, packs=args.rules or ["default"], near=args.near, warnings=not args.no_warnings, quiet=args.quiet)
+    return run(args.files, packs=args.rules or ["default"], near=args.near, warnings=not args.no_warnings,
+               quiet=args.quiet, target=args.target)
 
 
-def run(files: Sequence[Path], *, packs: Sequence[str], near: bool = False, warnings: bool = True, quiet: bool = False) -> int:
+def run(files: Sequence[Path], *, packs: Sequence[str], near: bool = False, warnings: bool = True, quiet: bool = False,
+        target: str | None = None) -> int:
     from curate.errors import CurateError
 
     try:
-        result = check_files(files, packs=packs, near=near)
+        result = check_files(files, packs=packs, near=near, target=target)
     except CurateError as exc:
         print(f"curate check: {exc}", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ __all__ = ["COMMAND_MODULES", "app", "build_app", "main"]
 
 COMMAND_MODULES = ("run", "check", "grade", "dryrun", "inspect")
 CHECK_FLAGS = ("--near", "--no-warnings", "--quiet")
+VALUE_FLAGS = ("--rules", "--target")
 
 
 def build_app() -> typer.Typer:
@@ -62,7 +63,7 @@ def __getattr__(name: str) -> Any:
 
 
 def plain_check(argv: Sequence[str]) -> bool:
-    """True for ``check FILE... [--rules PACK] [--near] [--no-warnings] [--quiet]``: arguments that
+    """True for ``check FILE... [--rules PACK] [--target NAME] [--near] [--no-warnings] [--quiet]``: arguments that
     :func:`curate.check.main` parses exactly as the typer command does.
 
     >>> plain_check(["check", "train.jsonl", "--rules", "strict", "--near"])
@@ -75,12 +76,12 @@ def plain_check(argv: Sequence[str]) -> bool:
     files, i = 0, 1
     while i < len(argv):
         arg = argv[i]
-        if arg == "--rules":
+        if arg in VALUE_FLAGS:
             if i + 1 == len(argv) or argv[i + 1].startswith("-"):
                 return False
             i += 2
             continue
-        if arg.startswith("--rules=") and len(arg) > len("--rules="):
+        if any(arg.startswith(f + "=") and len(arg) > len(f) + 1 for f in VALUE_FLAGS):
             pass
         elif arg in CHECK_FLAGS:
             pass

@@ -15,9 +15,10 @@ def register(app: typer.Typer) -> None:
         near: bool = typer.Option(False, "--near", help="Also search near-duplicates and near train/valid overlap."),
         no_warnings: bool = typer.Option(False, "--no-warnings", help="Print errors only."),
         quiet: bool = typer.Option(False, "--quiet", help="Print nothing; exit status only."),
+        target: str = typer.Option(None, "--target", help="Export target that wrote the files (default: from manifest.json beside them)."),
     ) -> None:
         """Validate exported RFT files: line format, row rules, duplicates, train/validation overlap."""
         from curate.check import run
 
-        code = run(files, packs=rules, near=near, warnings=not no_warnings, quiet=quiet)
+        code = run(files, packs=rules, near=near, warnings=not no_warnings, quiet=quiet, target=target)
         raise typer.Exit(code)

@@ -117,6 +117,15 @@ class ExportTarget:
         """Write this target's files into ``folder`` (a staging folder); return their names."""
         raise NotImplementedError
 
+    # ``curate check`` on this target's own output: which files hold its rows, and how a row reads
+    # as an RFT row (``messages`` ending with the user message, ``reference_answer``, other keys)
+    data_files: ClassVar[tuple[str, ...]] = ("train.jsonl", "valid.jsonl", "valid_production.jsonl")
+    rows_are_rft: ClassVar[bool] = True  # rows are RFT rows already: checked as they are
+
+    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` of one of :attr:`data_files` as an RFT row (only when not :attr:`rows_are_rft`)."""
+        return row
+
 
 def get_target(name: str) -> ExportTarget:
     """The registered export target called ``name``."""

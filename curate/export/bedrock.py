@@ -10,6 +10,7 @@ graders run without curate installed).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -37,6 +38,13 @@ class BedrockRFT(OpenAIRFT):
     """Train/validation JSONL for Bedrock Nova RFT plus a reward Lambda handler."""
 
     name = "bedrock-rft"
+    rows_are_rft = False
+
+    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Bedrock rows carry the developer prompt as a ``system`` message."""
+        from curate.check.views import system_as_developer
+
+        return system_as_developer(row)
     option_params = COMMON_PARAMS
     allowed_roles = ("system", "user", "assistant")
     limits: dict[str, int] = {}

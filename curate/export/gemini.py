@@ -18,6 +18,7 @@ which rebuilds the grader's item from a line and scores a response with the expo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -64,6 +65,13 @@ class GeminiRL(ExportTarget):
 
     name = "gemini-rl"
     option_params = PARAMS
+    rows_are_rft = False
+
+    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``systemInstruction`` + ``contents`` (user/model turns) + ``references`` (str -> str)."""
+        from curate.check.views import gemini_row
+
+        return gemini_row(row)
 
     def frames(self, bundle: ExportBundle) -> dict[str, pl.DataFrame]:
         """The rows written per split."""

@@ -73,6 +73,14 @@ class OpenAIEvals(OpenAIRFT):
     """Eval items and an eval definition for baselines with the training grader."""
 
     name = "openai-evals"
+    data_files = ("eval_items_train.jsonl", "eval_items_valid.jsonl", "eval_items_valid_production.jsonl")
+    rows_are_rft = False
+
+    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
+        """An eval item ``{"item": {id, text_input, reference..., ...}}``: the input is the user message."""
+        from curate.check.views import eval_item
+
+        return eval_item(row)
     option_params = PARAMS
     allowed_roles = ("system", "developer", "user", "assistant")
     limits: dict[str, int] = {}

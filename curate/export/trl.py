@@ -65,6 +65,14 @@ class TRLGRPO(OpenAIRFT):
     """Hugging Face dataset + Parquet + reward module for TRL GRPO."""
 
     name = "trl-grpo"
+    data_files = ("train.parquet", "valid.parquet", "valid_production.parquet")
+    rows_are_rft = False
+
+    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
+        """TRL's ``prompt`` (chat messages or a string) is the RFT ``messages``."""
+        from curate.check.views import prompt_row
+
+        return prompt_row(row)
     option_params = PARAMS
     allowed_roles = ("system", "user", "assistant")
     limits: dict[str, int] = {}

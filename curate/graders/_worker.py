@@ -183,9 +183,12 @@ def _supervise(conn: socket.socket, child: int, pid_ns: bool, sandbox: Any) -> N
             _, status = os.waitpid(child, 0)
     if not pid_ns:  # in a PID namespace the kernel killed everything with the grading process
         sandbox.kill_descendants()
-    if os.WIFSIGNALED(status):
+    if os.WIFSIGNALED(status):  # die the same way, so the parent reports the same code
         sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):  # SIGKILL and SIGSTOP keep their default anyway
+            pass
         os.kill(os.getpid(), sig)
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 

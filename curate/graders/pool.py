@@ -98,8 +98,11 @@ class _Worker:
             )
             self.process.stdin.write(payload)  # type: ignore[union-attr]
             self.process.stdin.close()  # type: ignore[union-attr]
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: no pass_fds (not POSIX)
             self.conn.close()
+            self.status.release()
+            self.status_map.close()
+            shutil.rmtree(self.tmp, ignore_errors=True)
             raise WorkerError(f"cannot start a grader process ({exc})") from None
         finally:
             child.close()
@@ -209,8 +212,8 @@ class _Worker:
             except (OSError, subprocess.TimeoutExpired):
                 pass
         self.conn.close()  # the supervisor sees the hang-up: it kills the grading process tree
-        try:
-            self.process.wait(2.0)
+        try:  # (in milliseconds; the wait is long only so that a loaded machine cannot cut it short)
+            self.process.wait(10.0)
         except subprocess.TimeoutExpired:
             pass
         try:  # whatever is left in the worker's session: kill it

@@ -1,0 +1,172 @@
+"""Rows of other targets' files read as RFT rows, so ``curate check`` validates every export.
+
+Each export target names its data files and maps one of its rows to an RFT row
+(:meth:`curate.export.base.ExportTarget.rft_view`), using the helpers here. :func:`prepare`
+decides per checked path: which target wrote it (``--target``, or the ``manifest.json`` beside
+it), whether it is one of curate's side files (skipped), and, for targets whose rows are not RFT
+rows, writes an RFT view of the file (same line numbers) for the checker to read.
+
+>>> gemini_row({"systemInstruction": {"parts": [{"text": "Be brief."}]},
+...             "contents": [{"role": "user", "parts": [{"text": "2+2?"}]}],
+...             "references": {"reference_answer": "Paris"}})
+{'messages': [{'role': 'developer', 'content': 'Be brief.'}, {'role': 'user', 'content': '2+2?'}], 'reference_answer': 'Paris'}
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from curate.errors import SourceError
+
+MANIFEST = "manifest.json"
+
+
+def _json_or_text(value: Any) -> Any:
+    """A reference written as text: its JSON value when it is a JSON list/object/number, else the text."""
+    if isinstance(value, str) and value[:1] in "[{-0123456789":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def system_as_developer(row: dict[str, Any]) -> dict[str, Any]:
+    messages = row.get("messages")
+    if not isinstance(messages, list):
+        return row
+    fixed = [{**m, "role": "developer"} if isinstance(m, dict) and m.get("role") == "system" else m for m in messages]
+    return {**row, "messages": fixed}
+
+
+def eval_item(row: dict[str, Any]) -> dict[str, Any]:
+    item = row.get("item")
+    if not isinstance(item, dict):
+        return row
+    out = {k: v for k, v in item.items() if k != "text_input"}
+    out["messages"] = [{"role": "user", "content": item.get("text_input")}]
+    return out
+
+
+def gemini_row(row: dict[str, Any]) -> dict[str, Any]:
+    def text(turn: Any) -> Any:
+        parts = turn.get("parts") if isinstance(turn, dict) else None
+        if not isinstance(parts, list):
+            return None
+        return "\n".join(p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str))
+
+    contents = row.get("contents")
+    if not isinstance(contents, list):
+        return {"messages": None}
+    messages = []
+    if isinstance(row.get("systemInstruction"), dict):
+        messages.append({"role": "developer", "content": text(row["systemInstruction"])})
+    for turn in contents:
+        role = turn.get("role") if isinstance(turn, dict) else None
+        messages.append({"role": {"user": "user", "model": "assistant"}.get(role, role), "content": text(turn)})
+    out: dict[str, Any] = {"messages": messages}
+    references = row.get("references")
+    if isinstance(references, dict):
+        out.update({k: _json_or_text(v) for k, v in references.items()})
+    return out
+
+
+def prompt_row(row: dict[str, Any]) -> dict[str, Any]:
+    prompt = row.get("prompt")
+    out = {k: v for k, v in row.items() if k != "prompt"}
+    out["messages"] = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+    return system_as_developer(out)  # open models' chat templates take the prompt as "system"
+
+
+def verl_row(row: dict[str, Any]) -> dict[str, Any]:
+    out = prompt_row({"prompt": row.get("prompt")})
+    reward = row.get("reward_model")
+    if isinstance(reward, dict):
+        out["reference_answer"] = _json_or_text(reward.get("ground_truth"))
+    extra = row.get("extra_info")
+    if isinstance(extra, dict) and extra.get("id") is not None:
+        out["id"] = extra["id"]
+    return out
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One checked path: the file the checker reads (``None``: skipped) and why."""
+
+    path: Path
+    read: Path | None
+    target: str | None
+    note: str = ""
+
+
+def target_of(path: Path, explicit: str | None) -> str | None:
+    """``explicit``, else the target in the ``manifest.json`` beside ``path`` (or one folder up)."""
+    if explicit:
+        return explicit
+    for folder in (path.parent, path.parent.parent):
+        manifest = folder / MANIFEST
+        if manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text(encoding="utf-8"))
+                target = data["config"]["export"]["target"]
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+            return target if isinstance(target, str) else None
+    return None
+
+
+def prepare(paths: list[Path], explicit: str | None, scratch: Path) -> list[Planned]:
+    """Decide, per path, what the checker reads (see the module docstring)."""
+    from curate.errors import ConfigError
+    from curate.export.base import get_target
+
+    out = []
+    for i, path in enumerate(paths):
+        name = target_of(path, explicit)
+        if name is None or not path.is_file():
+            out.append(Planned(path, path, None))
+            continue
+        try:
+            target = get_target(name)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        if path.name not in target.data_files:
+            out.append(Planned(path, None, name, f"not one of {name}'s data files (curate's side file)"))
+        elif target.rows_are_rft:
+            out.append(Planned(path, path, name))
+        else:
+            out.append(Planned(path, write_view(path, target, scratch / str(i)), name))
+    return out
+
+
+def write_view(path: Path, target: Any, folder: Path) -> Path:
+    """An RFT-row JSONL of ``path`` (JSONL or Parquet) with the same line numbers."""
+    import polars as pl
+
+    from curate.io.strict_json import loads
+
+    folder.mkdir(parents=True, exist_ok=True)
+    view = folder / (path.stem + ".jsonl")
+    if (path.parent / "response_format.json").is_file():
+        shutil.copy(path.parent / "response_format.json", folder / "response_format.json")
+    lines: list[bytes] = []
+    if path.suffix.lower() == ".parquet":
+        try:
+            rows = pl.read_parquet(path).to_dicts()
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise SourceError(f"{path}: cannot read as Parquet ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+        lines = [json.dumps(target.rft_view(r), ensure_ascii=False, default=str).encode() for r in rows]
+    else:
+        for raw in path.read_bytes().splitlines():
+            try:
+                row = loads(raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                lines.append(raw)  # the checker reports it at its own line
+                continue
+            lines.append(json.dumps(target.rft_view(row), ensure_ascii=False).encode() if isinstance(row, dict) else raw)
+    view.write_bytes(b"".join(line + b"\n" for line in lines))
+    return view
