@@ -28,14 +28,9 @@ def text_frame(n: int, start: int = 0, answers=None) -> pl.DataFrame:
 
 
 def make_bundle_with_kind(kind_name: str, **changes):
-    """A bundle whose kind is ``kind_name`` (until ExportBundle carries kinds, a stand-in attribute)."""
-    bundle = make_bundle(**changes)
-    if "kind" in {f.name for f in dataclasses.fields(bundle)}:
-        from curate.kinds import get_kind
+    from curate.kinds import get_kind
 
-        return dataclasses.replace(bundle, kind=get_kind(kind_name))
-    return SimpleNamespace(**{f.name: getattr(bundle, f.name) for f in dataclasses.fields(bundle)},
-                           kind=SimpleNamespace(name=kind_name, is_labels=kind_name == "labels"))
+    return dataclasses.replace(make_bundle(**changes), kind=get_kind(kind_name))
 
 
 # --- gemini-rl -----------------------------------------------------------------------------------
@@ -214,11 +209,20 @@ def test_bedrock_takes_at_most_20000_prompts():
 
 @pytest.mark.parametrize("kind,dtype_ok,values", [
     ("text", True, ["a", "b"]), ("text", False, [["a"], ["b"]]), ("number", True, [1.5, 2.0]),
-    ("number", False, ["1", "2"]), ("labels", True, [["a"], []]), ("labels", False, ["a", "b"]),
-    ("json", True, ['{"a":1}', "[]"]),
+    ("number", True, [1, 2]), ("number", False, ["1", "2"]), ("labels", True, [["a"], []]),
+    ("labels", False, ["a", "b"]), ("json", True, ['{"a":1}', "[]"]), ("json", False, [1, 2]),
+    ("single_label", False, [["a"], ["b"]]), ("math", True, ["1/2", "x"]),
 ])
 def test_reference_lint_knows_what_each_kind_holds(kind, dtype_ok, values):
+    from curate.kinds import get_kind
+
     frame = pl.DataFrame({"reference_answer": values, "id": ["1", "2"]})
-    bundle = SimpleNamespace(splits={"train": frame}, kind=SimpleNamespace(name=kind, is_labels=kind == "labels"))
+    bundle = SimpleNamespace(splits={"train": frame}, kind=get_kind(kind))
     found = reference_findings("t", bundle)
     assert (found.filter(pl.col("rule") == "target_reference_type").height == 0) == dtype_ok
+
+
+def test_a_kind_the_lint_cannot_probe_accepts_any_reference_type():
+    frame = pl.DataFrame({"reference_answer": [{"x": 1}], "id": ["1"]})
+    bundle = SimpleNamespace(splits={"train": frame}, kind=SimpleNamespace(name="custom", is_labels=False))
+    assert reference_findings("t", bundle).height == 0

@@ -119,6 +119,9 @@ def test_every_kind_through_every_target(curated, target, tmp_path):
             assert _same(kind, parsed, want), (kind, target, value, want)
         else:
             assert _same(kind, value, want), (kind, target, value, want)
+    if target == "verl":  # verl's ability names the task
+        ability = pl.read_parquet(tmp_path / "train.parquet")["ability"].unique().to_list()
+        assert ability == ["classification" if kind in ("labels", "single_label") else kind]
     if target == "openai-evals":  # every item fits the eval's item schema
         jsonschema = pytest.importorskip("jsonschema")
         schema = json.loads((tmp_path / "eval.json").read_text())["eval"]["data_source_config"]["item_schema"]

@@ -25,42 +25,44 @@ from curate.frame import ERROR, concat_findings, empty_findings, findings_for
 
 REFERENCE = "reference_answer"
 REFERENCE_JSON = "reference_json"
-# what each kind's reference_answer holds (the contract of curate/export/bundle.py)
-_STRING_KINDS = ("single_label", "text", "math", "json")
 
 
 def kind_name(bundle: Any) -> str:
-    """The bundle's task kind (``labels`` for bundles built before kinds existed)."""
+    """The bundle's task kind (``labels`` for a bundle without one)."""
     kind = getattr(bundle, "kind", None)
     return str(getattr(kind, "name", None) or "labels")
 
 
-def expected_type(kind: str) -> str | None:
-    """What ``reference_answer`` holds for ``kind``, in words (None: any type, for unknown kinds)."""
-    if kind == "labels":
-        return "a list of strings"
-    if kind in _STRING_KINDS:
-        return "a string"
-    if kind == "number":
-        return "a number"
-    return None
+def expected_dtype(kind: Any) -> pl.DataType | None:
+    """The dtype of ``reference_answer`` the kind writes, found by asking the kind for the
+    references of a one-row probe (None when the kind cannot say: then any type passes).
+
+    >>> from curate.kinds import get_kind
+    >>> expected_dtype(get_kind("number")), expected_dtype(get_kind("labels"))
+    (Float64, List(String))
+    """
+    from curate.frame import ANSWER, LABEL_NAMES
+
+    probe = pl.DataFrame({ANSWER: ["1"], LABEL_NAMES: [["a"]]})
+    try:
+        return kind.references(probe)[0].dtype
+    except Exception:  # a kind that needs other columns: no type check
+        return None
 
 
-def dtype_fits(kind: str, dtype: pl.DataType) -> bool:
-    """True when a ``reference_answer`` column of ``dtype`` holds what ``kind`` promises.
+def dtype_fits(expected: pl.DataType | None, dtype: pl.DataType) -> bool:
+    """True when a ``reference_answer`` column of ``dtype`` holds what the kind writes.
 
-    >>> dtype_fits("number", pl.Int64), dtype_fits("text", pl.List(pl.String))
+    >>> dtype_fits(pl.Float64, pl.Int64), dtype_fits(pl.String, pl.List(pl.String))
     (True, False)
     """
-    if dtype == pl.Null:  # an empty split: nothing to judge
+    if expected is None or dtype == pl.Null or dtype == expected:  # a Null column: an empty split
         return True
-    if kind == "labels":
-        return isinstance(dtype, pl.List) and dtype.inner in (pl.String, pl.Null)
-    if kind in _STRING_KINDS:
-        return dtype == pl.String
-    if kind == "number":
+    if expected.is_numeric():
         return dtype.is_numeric()
-    return True
+    if isinstance(expected, pl.List):
+        return isinstance(dtype, pl.List) and dtype.inner in (expected.inner, pl.Null)
+    return False
 
 
 def json_text(column: str) -> pl.Expr:
@@ -101,7 +103,8 @@ def numbered(frame: pl.DataFrame) -> pl.DataFrame:
 def reference_findings(target: str, bundle: Any, *, as_text: bool = False) -> pl.DataFrame:
     """Errors for references a target cannot write: of the wrong type for the bundle's kind,
     missing (null), or, for targets that hold the reference as a string (``as_text``), empty."""
-    kind = kind_name(bundle)
+    kind = getattr(bundle, "kind", None)
+    expected = expected_dtype(kind) if kind is not None else pl.List(pl.String)
     parts = [empty_findings()]
     for split, frame in bundle.splits.items():
         if REFERENCE not in frame.columns:
@@ -109,10 +112,10 @@ def reference_findings(target: str, bundle: Any, *, as_text: bool = False) -> pl
                                          field=REFERENCE))
             continue
         dtype = frame.schema[REFERENCE]
-        if not dtype_fits(kind, dtype):
+        if not dtype_fits(expected, dtype):
             parts.append(dataset_finding(
                 "target_reference_type",
-                f"{target}: {split} {REFERENCE} is {dtype}, but a {kind} task's reference is {expected_type(kind)}",
+                f"{target}: {split} {REFERENCE} is {dtype}, but a {kind_name(bundle)} task's reference is {expected}",
                 field=REFERENCE,
             ))
             continue

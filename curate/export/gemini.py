@@ -64,6 +64,7 @@ class GeminiRL(ExportTarget):
     """Train/validation JSONL for Gemini RL tuning (``systemInstruction``, ``contents``, ``references``)."""
 
     name = "gemini-rl"
+    option_params = PARAMS
     rows_are_rft = False
 
     def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +72,6 @@ class GeminiRL(ExportTarget):
         from curate.check.views import gemini_row
 
         return gemini_row(row)
-    option_params = PARAMS
 
     def frames(self, bundle: ExportBundle) -> dict[str, pl.DataFrame]:
         """The rows written per split."""

@@ -39,7 +39,7 @@ from curate.options import Param
 PARAMS = (
     *COMMON_PARAMS,
     Param("data_source", str, "curate"),
-    Param("ability", str, "classification"),
+    Param("ability", str, None, nullable=True),  # default: classification, or the answer kind's name
     Param("developer_role", str, "system", choices=("system", "developer")),
     Param("max_prompt_length", int, 1024, low=1),
 )
@@ -52,6 +52,13 @@ response with the grader of this export (the same one as grader.json, the dry ru
 
 def _json_column(values: list, name: str) -> pl.Series:
     return pl.Series(name, [json.dumps(v, ensure_ascii=False) for v in values], dtype=pl.String)
+
+
+def _ability(bundle: ExportBundle) -> str:
+    """verl's ``ability`` when the option is not set: ``classification`` for label tasks, else the
+    answer kind's name (``text``, ``number``, ``json``, ``math``)."""
+    kind = bundle.kind
+    return "classification" if kind.is_labels else kind.name
 
 
 def overrides(splits: list[str], max_prompt_length: int, reward: bool) -> str:
@@ -105,7 +112,7 @@ class Verl(OpenAIRFT):
             out[split] = frame.select(
                 pl.lit(opts["data_source"]).alias("data_source"),
                 pl.col("messages").alias("prompt"),
-                pl.lit(opts["ability"]).alias("ability"),
+                pl.lit(opts["ability"] or _ability(bundle)).alias("ability"),
                 pl.struct(
                     pl.lit("rule").alias("style"),
                     reference_text(frame).alias("ground_truth"),
