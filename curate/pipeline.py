@@ -133,6 +133,7 @@ class _Run:
         target.check_options(cfg.export.options)
         self._check_templates()
         grader = self._grader()
+        difficulty_opts = self._difficulty_options()
 
         frame, findings, input_rows, class_names = self._load()
         pool, findings, groups = self._check(frame, findings, class_names)
@@ -142,19 +143,30 @@ class _Run:
             class_names = tuple(sorted(set(pool[LABEL_NAMES].explode().drop_nulls().to_list())))
         labels = {"pool": pool.select(LABEL_NAMES)}
         kind = cfg.kind
+        bundle_for = lambda frames: build_bundle(  # noqa: E731  (the export's prompts, for every stage)
+            frames, label_names=class_names, developer=cfg.export.developer, user=cfg.export.user,
+            answer_key=cfg.export.answer_key, passthrough=cfg.export.passthrough, grader=grader,
+            options=cfg.export.options, kind=kind, response_format=cfg.export.response_format,
+        )
+        difficulty = None
+        if difficulty_opts is not None:
+            from curate.difficulty import run_difficulty
+
+            self.say(f"sampling {difficulty_opts['model']} on {pool.height} candidate items (difficulty)")
+            difficulty = run_difficulty(pool, difficulty_opts, bundle_for=lambda f: bundle_for({"train": f}),
+                                        grader=grader, out_dir=self.out, say=self.say)
+            pool, findings = difficulty.pool, concat_findings([findings, difficulty.findings])
 
         splits, extra = self._place(pool, balance_opts, split_opts, groups, labels)
+        if difficulty is not None:
+            extra["difficulty"] = difficulty.summary
         if self.rule_warnings:
             extra["rule_warnings"] = self.rule_warnings
         del pool
         self.event("after_split", splits=splits, findings=findings)
 
         self.say(f"exporting with target {target.name}")
-        bundle = build_bundle(
-            splits, label_names=class_names, developer=cfg.export.developer, user=cfg.export.user,
-            answer_key=cfg.export.answer_key, passthrough=cfg.export.passthrough, grader=grader,
-            options=cfg.export.options, kind=kind, response_format=cfg.export.response_format,
-        )
+        bundle = bundle_for(splits)
         for split_name, frame in bundle.splits.items():
             _boundary(frame.with_row_index("line", offset=1), kind.schema_stages["export"], fatal=True,
                       what=SPLIT_FILES[split_name])
@@ -163,7 +175,7 @@ class _Run:
         del splits
         extra["export"] = {"target": target.name, "kind": kind.name, "answer_key": cfg.export.answer_key,
                            "warnings": self._lint(target, bundle)}
-        manifest, ledger = self._write(target, bundle, lambda: build_ledger(ids, findings, placed, input_rows),
+        manifest, ledger = self._write(target, bundle, lambda: _ledger(ids, findings, placed, input_rows, difficulty),
                                        findings, labels, extra)
         self.say(f"wrote {self.out}")
         result = RunResult(self.out, manifest, ledger, findings, bundle)
@@ -232,6 +244,13 @@ class _Run:
             splits["valid_production"] = unused[np.sort(picked)]
         extra["split"] = split.quality
         return splits, extra
+
+    def _difficulty_options(self) -> dict[str, Any] | None:
+        if self.cfg.difficulty is None:
+            return None
+        from curate.difficulty import difficulty_options
+
+        return difficulty_options(self.cfg.difficulty, self.cfg.where)
 
     def _check_templates(self) -> None:
         """Fail before any work if a prompt template names a field the records will not have."""
@@ -366,6 +385,16 @@ def export_warnings(findings: pl.DataFrame) -> list[dict[str, Any]]:
         out.append({"rule": rule[0], "message": group["message"][0], "rows": rows.height,
                     "first_line": int(rows["line"].min()) if rows.height else None})
     return out
+
+
+def _ledger(ids: pl.DataFrame, findings: pl.DataFrame, placed: Mapping[str, pl.Series], input_rows: int,
+            difficulty: Any) -> pl.DataFrame:
+    ledger = build_ledger(ids, findings, placed, input_rows)
+    if difficulty is None:
+        return ledger
+    from curate.difficulty import with_columns
+
+    return with_columns(ledger, difficulty.columns)
 
 
 def _preload(*modules: str) -> None:
