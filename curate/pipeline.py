@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from curate.config import PipelineConfig, category_column, category_fields, load_config
-from curate.errors import CurateError, ExportError
+from curate.errors import ConfigError, CurateError, ExportError
 from curate.export.base import SPLIT_FILES, ExportBundle, get_target
 from curate.export.bundle import build_bundle
 from curate.export.templates import check_template
@@ -111,6 +111,7 @@ class _Run:
         self.out = self.cfg.export.out
         self.hooks = dict(pipeline.hooks)
         self.rule_warnings: list[dict[str, Any]] = []  # data-relative rules that rejected many rows
+        self.difficulty: tuple[Any, tuple[float, float]] | None = None  # (DifficultyResult, keep band)
         if self.cfg.dryrun is not None:
             from curate.dryrun import dryrun_hook
 
@@ -134,6 +135,8 @@ class _Run:
         self._check_templates()
         grader = self._grader()
         difficulty_opts = self._difficulty_options()
+        if balance_opts and balance_opts.get("by_difficulty") and difficulty_opts is None:
+            raise ConfigError(f"{cfg.where}balance: by_difficulty needs a difficulty: section")
 
         frame, findings, input_rows, class_names = self._load()
         pool, findings, groups = self._check(frame, findings, class_names)
@@ -156,6 +159,7 @@ class _Run:
             difficulty = run_difficulty(pool, difficulty_opts, bundle_for=lambda f: bundle_for({"train": f}),
                                         grader=grader, out_dir=self.out, say=self.say)
             pool, findings = difficulty.pool, concat_findings([findings, difficulty.findings])
+            self.difficulty = (difficulty, difficulty_opts["keep"])
 
         splits, extra = self._place(pool, balance_opts, split_opts, groups, labels)
         if difficulty is not None:
@@ -270,7 +274,13 @@ class _Run:
             return pool, pool.clear(), {}
         from curate.select import balance as balance_stage
 
-        result = balance_stage.select_balanced(self._strata(pool, opts.get("by")), opts)
+        strata = self._strata(pool, opts.get("by"))
+        if opts.get("by_difficulty") and self.difficulty is not None:
+            from curate.difficulty import with_band_labels
+
+            strata = with_band_labels(strata, pool[LINE], self.difficulty[0].columns, self.difficulty[1],
+                                      opts["by_difficulty"])
+        result = balance_stage.select_balanced(strata, opts)
         mask = np.zeros(pool.height, dtype=bool)
         mask[result.indices] = True
         keep = pl.Series(mask)

@@ -103,6 +103,11 @@ def test_keeps_exactly_the_mixed_items_and_a_rerun_sends_nothing(tmp_path: Path,
     summary = result.manifest["difficulty"]
     assert (summary["kept"], summary["too_easy"], summary["too_hard"], summary["no_signal"]) == (4, 4, 4, 8)
     assert sum(summary["histogram"]["before"]) == N and summary["histogram"]["after"][4] == 4
+    assert summary["grader_audit"] == []  # the kind's default grader resists the audit
+    report = (config.parent / "out" / "report.html").read_text()
+    assert "Difficulty (baseline pass rate)" in report and "<svg" in report and "4 too easy" in report
+    if kind == "labels":
+        assert sum(r["items"] for r in summary["by_label"]) == 2 * N and sum(r["kept"] for r in summary["by_label"]) == 8
     with _server(kind) as server:  # a rerun is served from the cache
         curate.run(config)
         assert server.requests == 0
@@ -199,3 +204,29 @@ def test_the_estimate_is_printed_and_bad_options_fail_before_any_work(tmp_path: 
             with pytest.raises(ConfigError, match=match):
                 curate.run(config)
             assert server.requests == 0
+
+
+def test_balance_evens_out_difficulty_bands_with_the_labels(tmp_path: Path) -> None:
+    script = {}
+    for i in range(N):  # 10 easier items (right 4 times in 5), 2 harder ones (right 2 times in 5)
+        right, wrong = json.dumps({"labels": _answer("labels", i)}), '{"labels": []}'
+        script[_text(i)] = [right] * (2 if i < 2 else 4) + [wrong] * (3 if i < 2 else 1)
+    picked = {}
+    for by in (0, 2):
+        with ChatServer(script, api_key=KEY, models=["base"]) as server:
+            config = _pool(tmp_path / str(by), "labels", **_options(server))
+            text = config.read_text().replace("split:", f"balance: {{size: 4, seed: 1, by_difficulty: {by}}}\nsplit:")
+            config.write_text(text)
+            manifest = curate.run(config).manifest
+        picked[by] = _outcome(config)[0]
+    assert picked[2] >= {"q0", "q1"} and len(picked[2]) == 4  # both harder items: equal shares of the two bands
+    assert not picked[0] >= {"q0", "q1"}
+    assert manifest["balance"]["labels"]["difficulty:2"] == {"pool": 2, "selected": 2, "baseline": 2} | {
+        "baseline": manifest["balance"]["labels"]["difficulty:2"]["baseline"]}
+
+
+def test_by_difficulty_without_a_difficulty_section_is_a_config_error(tmp_path: Path) -> None:
+    config = _pool(tmp_path, "labels", model="m")
+    config.write_text(config.read_text().split("difficulty:")[0] + "balance: {size: 4, by_difficulty: 2}\n")
+    with pytest.raises(ConfigError, match="by_difficulty needs a difficulty: section"):
+        curate.run(config)

@@ -12,8 +12,9 @@ from curate.difficulty.stage import (
     DifficultyResult,
     difficulty_options,
     run_difficulty,
+    with_band_labels,
     with_columns,
 )
 
 __all__ = ["COLUMNS", "DIFFICULTY_PARAMS", "KEEP", "NO_SIGNAL", "TOO_EASY", "TOO_HARD", "DifficultyResult",
-           "band_of", "decided", "difficulty_options", "run_difficulty", "with_columns"]
+           "band_of", "decided", "difficulty_options", "run_difficulty", "with_band_labels", "with_columns"]

@@ -25,7 +25,7 @@ import polars as pl
 from curate.difficulty.cost import SpendCache, estimate_cost
 from curate.difficulty.rule import KEEP, TOO_EASY, TOO_HARD, band_of, decided
 from curate.errors import ConfigError
-from curate.frame import ID, LINE, WARN, empty_findings, findings_for
+from curate.frame import ID, LABEL_NAMES, LINE, WARN, empty_findings, findings_for
 from curate.options import Param, parse_options
 
 EFFORTS = ("minimal", "low", "medium", "high")
@@ -97,9 +97,11 @@ def run_difficulty(
     prompts and response format). Raises :class:`ConfigError` when ``max_cost`` is under the estimate
     (before any request) and :class:`curate.dryrun.EndpointError` when the endpoint cannot be used.
     """
+    from curate.dryrun.audit import audit_grader
     from curate.dryrun.cache import CACHE_DIR, request_key
     from curate.dryrun.client import ClientSettings
     from curate.dryrun.grading import open_grader, score_range
+    from curate.dryrun.outdir import AnswerFormat
 
     band, n = opts["keep"], opts["samples"]
     if not pool.height:
@@ -125,9 +127,14 @@ def run_difficulty(
         low, high = score_range(grader)
         scale = (high - low) or 1.0
         with open_grader(grader, workers=opts["grader_workers"]) as graded:
+            audit = audit_grader(graded, items, AnswerFormat.from_response_format(fmt), (low, high))
+            for warning in audit["warnings"]:
+                say(f"warning: {warning}")
             sampler = _Sampler(items, keys, settings, cache, graded, progress)
             scores = sampler.run(n, band if opts["adaptive"] else None, low, scale)
-    return _decide(pool, scores, band, n, sampler.sent, opts["adaptive"])
+    result = _decide(pool, scores, band, n, sampler.sent, opts["adaptive"])
+    result.summary["grader_audit"] = audit["warnings"]
+    return result
 
 
 class _Sampler:
@@ -235,6 +242,7 @@ def _decide(pool: pl.DataFrame, scores: list[list[float]], band: tuple[float, fl
         "no_signal": int(((stds == 0) & (counts > 1)).sum()),
         "samples_graded": int(counts.sum()), "samples_fixed_n": fixed,
         "requests_saved": fixed - int(counts.sum()), "requests_sent": sent,
+        "by_label": _by_label(pool, means, bands),
         "histogram": {"bins": HISTOGRAM_BINS, "before": _histogram(means),
                       "after": _histogram(means[np.array(bands) == KEEP])},
     }
@@ -242,9 +250,41 @@ def _decide(pool: pl.DataFrame, scores: list[list[float]], band: tuple[float, fl
                             summary, sent)
 
 
+def _by_label(pool: pl.DataFrame, means: np.ndarray, bands: list[str]) -> list[dict[str, Any]]:
+    """Per label (or category) of ``label_names``: items, mean of item means before and after, and
+    how many were kept, too easy, too hard."""
+    frame = pl.DataFrame({"label": pool[LABEL_NAMES], "m": means, "b": bands}).explode("label").drop_nulls("label")
+    table = frame.group_by("label").agg(
+        pl.len().alias("items"), pl.col("m").mean().round(4).alias("mean_before"),
+        pl.col("m").filter(pl.col("b") == KEEP).mean().round(4).alias("mean_after"),
+        *[(pl.col("b") == b).sum().alias(b) for b in (KEEP, TOO_EASY, TOO_HARD)],
+    ).sort("label")
+    return table.rename({KEEP: "kept"}).to_dicts()
+
+
 def _histogram(means: np.ndarray) -> list[int]:
     """Counts of item means in HISTOGRAM_BINS equal bins over [0, 1] (1.0 in the last bin)."""
     return np.histogram(means, bins=HISTOGRAM_BINS, range=(0.0, 1.0))[0].astype(int).tolist()
+
+
+def with_band_labels(strata: pl.Series, lines: pl.Series, columns: pl.DataFrame, band: tuple[float, float],
+                     parts: int) -> pl.Series:
+    """``strata`` (label lists) with one pseudo-label per row naming its difficulty sub-band.
+
+    The keep band ``[lo, hi]`` is cut into ``parts`` equal-width sub-bands, ``difficulty:1`` the
+    easiest (highest mean) ... ``difficulty:parts`` the hardest; balancing on the lists then evens
+    out labels and sub-bands together (equal shares of easier and harder items).
+
+    >>> cols = pl.DataFrame({"line": [1, 2], "difficulty_mean": [0.8, 0.2]})
+    >>> with_band_labels(pl.Series([["a"], ["b"]]), pl.Series([1, 2]), cols, (0.1, 0.9), 2).to_list()
+    [['a', 'difficulty:1'], ['b', 'difficulty:2']]
+    """
+    lo, hi = band
+    width = (hi - lo) / parts or 1.0
+    means = pl.DataFrame({LINE: lines}).join(columns, on=LINE, how="left", maintain_order="left")["difficulty_mean"]
+    hardness = ((pl.lit(hi) - pl.col("m")) / width).floor().clip(0, parts - 1).cast(pl.Int64) + 1
+    tags = pl.DataFrame({"m": means}).select(pl.format("difficulty:{}", hardness).alias("t"))["t"]
+    return pl.DataFrame({"s": strata, "t": tags}).select(pl.concat_list("s", "t")).to_series().alias(strata.name)
 
 
 def with_columns(ledger: pl.DataFrame, columns: pl.DataFrame | None) -> pl.DataFrame:
@@ -254,5 +294,6 @@ def with_columns(ledger: pl.DataFrame, columns: pl.DataFrame | None) -> pl.DataF
     return ledger.join(columns, on=LINE, how="left", maintain_order="left")
 
 
-__all__ = ["DIFFICULTY_PARAMS", "DifficultyResult", "difficulty_options", "run_difficulty", "with_columns",
+__all__ = ["DIFFICULTY_PARAMS", "DifficultyResult", "difficulty_options", "run_difficulty", "with_band_labels",
+           "with_columns",
            "NO_SIGNAL"]
