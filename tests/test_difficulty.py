@@ -230,3 +230,16 @@ def test_by_difficulty_without_a_difficulty_section_is_a_config_error(tmp_path: 
     config.write_text(config.read_text().split("difficulty:")[0] + "balance: {size: 4, by_difficulty: 2}\n")
     with pytest.raises(ConfigError, match="by_difficulty needs a difficulty: section"):
         curate.run(config)
+
+
+def test_nothing_in_the_band_still_writes_the_ledger_and_says_why(tmp_path: Path) -> None:
+    from curate.errors import SelectionError
+
+    script = {_text(i): [json.dumps({"labels": _answer("labels", i)})] for i in range(N)}  # always right
+    with ChatServer(script, api_key=KEY, models=["base"]) as server:
+        config = _pool(tmp_path, "labels", **_options(server))
+        with pytest.raises(SelectionError, match=r"none of the 12 sampled items .* \(12 too easy, 0 too hard\)"):
+            curate.run(config)
+    ledger = pl.read_parquet(config.parent / "out" / "ledger.parquet")
+    assert ledger.height == N and set(ledger["disposition"]) == {"unused"}
+    assert ledger["reasons"].list.contains("too_easy").all() and (ledger["difficulty_mean"] == 1.0).all()
