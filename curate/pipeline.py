@@ -338,7 +338,8 @@ class _Run:
             ledger = make_ledger()
             ledger.write_parquet(stage / "ledger.parquet", statistics=False)
             rejected_rows(ledger, findings).write_ndjson(stage / "rejected.jsonl")
-            files = {name: _digest(stage / name) for name in ("ledger.parquet", "rejected.jsonl")}
+            findings.write_parquet(stage / "findings.parquet", statistics=False)
+            files = {name: _digest(stage / name) for name in ("ledger.parquet", "rejected.jsonl", "findings.parquet")}
             counts = label_counts(labels)
             exported_files = exported.result() if exported else {}  # re-raises the worker's error, if any
         files.update(exported_files)
@@ -354,7 +355,7 @@ class _Run:
         (stage / "report.html").write_text(report, encoding="utf-8")
         manifest["files"]["report.html"] = _digest(stage / "report.html")
         manifest["files"] = dict(sorted(manifest["files"].items()))
-        for name in ("grader.json", "ledger.parquet", "rejected.jsonl", "report.html"):
+        for name in ("grader.json", "ledger.parquet", "rejected.jsonl", "findings.parquet", "report.html"):
             if (stage / name).is_file():
                 fsync_file(stage / name)
         write_text_atomic(stage / "manifest.json", dumps(manifest))

@@ -384,3 +384,23 @@ def test_protections_are_reported(protections: dict[str, str]) -> None:
     with LocalGrader({"type": "string_check", "name": "s", "operation": "eq", "input": "a",
                       "reference": "a"}) as grader:
         assert grader.protections is None
+
+
+def test_with_every_layer_off_the_report_says_so_and_the_attacks_work(tmp_path: Path) -> None:
+    """The other tests can fail: without the layers, the same graders read and write freely."""
+    off = ("namespaces", "landlock", "seccomp")
+    with WorkerPool(workers=1, timeout=20, sandbox_off=off) as pool:
+        state = summarize(pool.start())
+        target = tmp_path / "written.txt"
+        results = pool.run(
+            "import os\n"
+            "def grade(s, i):\n"
+            f"    open({str(target)!r}, 'w').write('x')\n"
+            "    if os.fork() == 0:\n"
+            "        os._exit(0)\n"
+            "    return float(len(open('/etc/passwd').read()) > 0) / 2\n",
+            [({}, {})],
+        )
+    assert state["network"].startswith("OPEN") and state["files"].startswith("NOT confined")
+    assert state["processes"].startswith("killed after each call")
+    assert results == [(0.5, None)] and target.exists()

@@ -294,7 +294,7 @@ def test_every_row_rejected_writes_the_account_and_names_a_vocabulary_cycle(tmp_
     assert "every row rejected (40 of 40): 40 no_labels (vocabulary cycle 1 -> 2 -> 3 -> 1 under level: top" in line
     out = tmp_path / "out"
     listed_exactly(out)
-    assert {"ledger.parquet", "rejected.jsonl", "report.html", "manifest.json"} == {x.name for x in out.iterdir()}
+    assert {"ledger.parquet", "rejected.jsonl", "findings.parquet", "report.html", "manifest.json"} == {x.name for x in out.iterdir()}
     assert len((out / "rejected.jsonl").read_text().splitlines()) == 40
     assert json.loads((out / "manifest.json").read_text())["counts"]["rejected"] == 40
 
