@@ -240,6 +240,13 @@ def test_medical_example_exports_the_source_answers_and_keeps_them_out_of_the_re
             empty = g.grade("", item).score
             wrong = g.grade(json.dumps({"answer": other["reference_answer"]}), item).score
             assert best == 1.0 and empty == 0.0 and wrong < best
+    from curate.dryrun.outdir import AnswerFormat, load_items
+    from curate.dryrun.selftest import self_test
+
+    with LocalGrader(grader, workers=0) as g:  # curate dryrun's self-test, before any model is asked
+        report = self_test(g, load_items(out, "train"), AnswerFormat.from_response_format(fmt))
+    assert report["passed"], report["problems"]
+    assert report["reference"]["checked"] == result.manifest["counts"]["train"]
 
 
 def test_number_answers_one_value_in_many_spellings_and_different_values_differ(tmp_path):
