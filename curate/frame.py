@@ -60,6 +60,7 @@ FINDINGS_SCHEMA: dict[str, pl.DataType] = {
     "field": pl.String(),
     "value": pl.String(),
     "message": pl.String(),
+    "partner": pl.Int64(),  # the other row's line, for pair findings (duplicates, conflicts); else null
 }
 
 GROUPS_SCHEMA: dict[str, pl.DataType] = {"line": pl.Int64(), "group": pl.Int64()}
@@ -69,7 +70,7 @@ def empty_findings() -> pl.DataFrame:
     """A findings table with no rows.
 
     >>> empty_findings().columns
-    ['line', 'id', 'rule', 'severity', 'field', 'value', 'message']
+    ['line', 'id', 'rule', 'severity', 'field', 'value', 'message', 'partner']
     """
     return pl.DataFrame(schema=FINDINGS_SCHEMA)
 
@@ -99,13 +100,14 @@ def findings_for(
     field: str | None,
     message: pl.Expr | str,
     value: pl.Expr | None = None,
+    partner: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """Findings for every row of ``rows`` (which has ``line`` and ``id``), built with expressions.
 
     >>> rows = pl.DataFrame({"line": [3], "id": ["a"], "text": [""]})
     >>> findings_for(rows, rule="empty_text", severity="error", field="text",
     ...              message="text is empty").row(0)
-    (3, 'a', 'empty_text', 'error', 'text', None, 'text is empty')
+    (3, 'a', 'empty_text', 'error', 'text', None, 'text is empty', None)
     """
     msg = pl.lit(message) if isinstance(message, str) else message
     val = pl.lit(None, dtype=pl.String) if value is None else value.cast(pl.String)
@@ -118,6 +120,9 @@ def findings_for(
             pl.lit(field, dtype=pl.String).alias("field"),
             val.alias("value"),
             msg.alias("message"),
+            # a row is never its own partner (the first row of a conflict group has none)
+            (pl.lit(None, dtype=pl.Int64) if partner is None
+             else pl.when(partner.cast(pl.Int64) != pl.col(LINE)).then(partner.cast(pl.Int64))).alias("partner"),
         )
     )
 

@@ -323,7 +323,8 @@ class _Run:
                 ledger = make_ledger()
                 ledger.write_parquet(stage / "ledger.parquet", statistics=False)
                 rejected_rows(ledger, findings).write_ndjson(stage / "rejected.jsonl")
-                files = {name: _digest(stage / name) for name in ("ledger.parquet", "rejected.jsonl")}
+                findings.write_parquet(stage / "findings.parquet", statistics=False)
+                files = {name: _digest(stage / name) for name in ("ledger.parquet", "rejected.jsonl", "findings.parquet")}
                 counts = label_counts(labels)
                 exported_files = exported.result()  # re-raises the worker's error, if any
             files.update(exported_files)
@@ -342,7 +343,8 @@ class _Run:
             # The manifest vouches for the files beside it: remove it before replacing any of them,
             # and write it last, so a killed run never leaves a manifest over a mixed set.
             (self.out / "manifest.json").unlink(missing_ok=True)
-            for name in [*exported_files, "grader.json", "ledger.parquet", "rejected.jsonl", "report.html"]:
+            for name in [*exported_files, "grader.json", "ledger.parquet", "rejected.jsonl", "findings.parquet",
+                         "report.html"]:
                 if name in manifest["files"]:
                     move_into_place(stage / name, self.out / name)
             write_text_atomic(self.out / "manifest.json", dumps(manifest))

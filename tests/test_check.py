@@ -89,7 +89,8 @@ def test_findings_table_and_rules_catalogue(export):
     train, _, rows = export
     path = write_jsonl(train.parent / "x_train.jsonl", [rows[0], rows[0]])
     result = check_files([path])
-    assert result.findings.columns == ["path", "line", "id", "rule", "severity", "field", "value", "message"]
+    assert result.findings.columns == ["path", "line", "id", "rule", "severity", "field", "value", "message", "partner"]
+    assert result.findings["partner"].to_list() == [1]  # the duplicate points at its first copy
     assert result.findings.select("line", "rule").rows() == [(2, "duplicate")]
     assert result.errors == 1 and result.rows == {str(path): 2}
     assert all(sev in ("error", "warn") for sev, _ in FORMAT_RULES.values())

@@ -169,7 +169,7 @@ def test_restate_findings_from_other_stages():
     stage = pl.DataFrame(
         {"line": [1, 2, 3], "id": ["a", "b", "c"], "rule": ["unknown_label", "no_labels", "something_else"],
          "severity": ["warn", "error", "warn"], "field": ["labels"] * 3, "value": ["99", None, None],
-         "message": ["m"] * 3},
+         "message": ["m"] * 3, "partner": [None] * 3},
         schema=FINDINGS_SCHEMA,
     )
     strict = restate_findings(stage, ["strict"])

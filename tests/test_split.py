@@ -184,3 +184,34 @@ def test_no_labels_and_zero_validation():
     assert int(r.assignment.sum()) == 2 and r.quality["LD"] == 0.0
     r = split(pl.Series([["a"], ["b"]]), validation=0)
     assert r.assignment.tolist() == [0, 0]
+
+
+def test_groups_that_make_the_size_impossible_are_reported():
+    # 33 near-duplicate groups of 3 rows and one single row: 50 validation rows cannot be met
+    labels = pl.Series([["a"] if i % 2 else ["b"] for i in range(100)])
+    groups = np.repeat(np.arange(34), 3)[:100]
+    r = split_train_valid(labels, split_options({"validation": 50, "seed": 0}), groups=groups)
+    got = int(r.assignment.sum())
+    assert got in (49, 51)
+    q = r.quality
+    assert q["size_gap"] == {"train": 50 - got, "valid": got - 50}
+    assert len(q["warnings"]) == 1
+    assert f"validation has {got} rows" in q["warnings"][0]
+    assert "no combination of whole groups adds up to exactly 50 rows (closest: 49 or 51)" in q["warnings"][0]
+    # the HTML report shows it next to the split quality
+    from curate.report.html import _quality
+
+    assert "no combination of whole groups" in _quality({"split": q})
+    # exact sizes: no gap, no warning
+    exact = split(labels, validation=50, seed=0).quality
+    assert exact["size_gap"] == {"train": 0, "valid": 0} and exact["warnings"] == []
+    json.dumps(q, allow_nan=False)
+
+
+def test_skml_size_miss_is_reported(emotions):
+    q = split(emotions, validation=200, seed=1, method="skmultilearn").quality
+    gap = q["rows"]["valid"] - 200
+    assert q["size_gap"]["valid"] == gap
+    assert (gap == 0) == (q["warnings"] == [])
+    if gap:
+        assert "scikit-multilearn does not keep sizes exact" in q["warnings"][0]

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMAND_MODULES", "app", "build_app", "main"]
 
-COMMAND_MODULES = ("run", "check", "grade", "dryrun", "inspect")
+COMMAND_MODULES = ("run", "check", "grade", "dryrun", "inspect", "explain")
 CHECK_FLAGS = ("--near", "--no-warnings", "--quiet")
 VALUE_FLAGS = ("--rules", "--target")
 

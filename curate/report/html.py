@@ -109,6 +109,7 @@ def _quality(manifest: Mapping[str, Any]) -> str:
                    f"order {escape(str(split.get('order', '')))}). LD and LPD: 0 means each split has exactly "
                    "the label (pair) odds of the whole; ED: rows off the requested sizes; FZ: splits missing a "
                    f"label.</p><table><tr><th>measure</th><th>value</th></tr>{cells}</table>")
+        out.extend(f"<p class='warn'>{escape(str(w))}</p>" for w in split.get("warnings") or [])
         missing = {k: v for k, v in (split.get("missing") or {}).items() if v}
         for name, labels in missing.items():
             out.append(f"<p class='warn'>labels with no row in {escape(name)}: {escape(', '.join(labels))}</p>")

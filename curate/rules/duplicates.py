@@ -56,7 +56,7 @@ class Duplicate(DatasetRule):
         )
         return findings_for(
             hit, rule=self.name, severity=self.severity, field=TEXT,
-            value=pl.col("first"), message=pl.format("same text and labels as line {}", pl.col("first")),
+            value=pl.col("first"), partner=pl.col("first"), message=pl.format("same text and labels as line {}", pl.col("first")),
         )
 
 
@@ -72,7 +72,7 @@ class NormalizedDuplicate(DatasetRule):
             ws.first_in_group(k, ["exact", "labels"]).alias("exact_first"),
         ).filter((pl.col("line") != pl.col("first")) & (pl.col("line") == pl.col("exact_first")))
         return findings_for(
-            hit, rule=self.name, severity=self.severity, field=TEXT, value=pl.col("first"),
+            hit, rule=self.name, severity=self.severity, field=TEXT, value=pl.col("first"), partner=pl.col("first"),
             message=pl.format(
                 "same text as line {} after Unicode (NFKC), case and whitespace normalisation, same labels",
                 pl.col("first"),
@@ -97,7 +97,7 @@ class NearDuplicate(DatasetRule):
             ws.first_in_group(k, ["norm", "labels"]).alias("norm_first"),
         ).filter((pl.col("line") != pl.col("first")) & (pl.col("line") == pl.col("norm_first")))
         return findings_for(
-            hit, rule=self.name, severity=self.severity, field=TEXT, value=pl.col("first"),
+            hit, rule=self.name, severity=self.severity, field=TEXT, value=pl.col("first"), partner=pl.col("first"),
             message=pl.format(
                 "near-duplicate of line {} (Jaccard >= {} on word {}-grams, or the same words in another order) with the same labels",
                 pl.col("first"), pl.lit(self.threshold), pl.lit(self.ngram),
@@ -178,7 +178,7 @@ def conflict_findings(rule: DatasetRule, k: pl.DataFrame, comp, *, target: str, 
     else:
         verdict = verdict or "every member is rejected"
     return findings_for(
-        k, rule=rule.name, severity=rule.severity, field=rule.field, value=pl.col(shown),
+        k, rule=rule.name, severity=rule.severity, field=rule.field, value=pl.col(shown), partner=pl.col("first"),
         message=pl.format(
             "input matches line {} ({}) but {} {} occur among its {} rows; {}",
             pl.col("first"), pl.lit(how), pl.col("sets"), pl.lit(what), pl.col("rows"), pl.lit(verdict),

@@ -45,6 +45,7 @@ class IdConflict(DatasetRule):
             severity=self.severity,
             field=ID,
             value=pl.col(ID).str.slice(0, 80),
+            partner=pl.col("first"),
             message=pl.format(
                 "id is shared by {} rows with {} different contents (first at line {})",
                 pl.col("rows"), pl.col("variants"), pl.col("first"),

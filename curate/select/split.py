@@ -99,7 +99,54 @@ def split_train_valid(
         single_row_labels=single,
         groups=_group_stats(codes),
     )
+    quality.update(size_report(n_valid, int(assignment.sum()), n, codes, method))
     return SplitResult(assignment.astype(np.int8), quality)
+
+
+def size_report(wanted: int, got: int, n: int, codes, method: str) -> dict[str, Any]:
+    """``size_gap`` (rows each split is off its requested size) and ``warnings`` saying why.
+
+    >>> r = size_report(50, 49, 100, np.repeat(np.arange(34), 3)[:100], "curate")  # 33 groups of 3
+    >>> r["size_gap"], r["warnings"][0].split("; ")[1]
+    ({'train': 1, 'valid': -1}, 'no combination of whole groups adds up to exactly 50 rows (closest: 49 or 51)')
+    """
+    gap = got - wanted
+    out: dict[str, Any] = {"size_gap": {"train": -gap, "valid": gap}, "warnings": []}
+    if not gap:
+        return out
+    head = f"validation has {got} rows, {abs(gap)} {'more' if gap > 0 else 'fewer'} than the requested {wanted}: "
+    if method == "skmultilearn":
+        out["warnings"].append(head + "scikit-multilearn does not keep sizes exact (method: curate does)")
+    elif codes is not None:
+        sizes = np.bincount(codes)
+        lo, hi = _closest_sums(sizes, wanted)
+        if lo != wanted:
+            why = (f"no combination of whole groups adds up to exactly {wanted} rows (closest: "
+                   + " or ".join(str(v) for v in sorted({lo, hi}) if v is not None) + ")")
+        else:
+            why = f"a combination of exactly {wanted} rows exists but the group placement missed it"
+        out["warnings"].append(head + f"near-duplicate groups stay whole ({int((sizes > 1).sum())} groups of 2 or "
+                               f"more rows, largest {int(sizes.max())}); " + why)
+    return out
+
+
+def _closest_sums(unit_sizes: np.ndarray, wanted: int) -> tuple[int | None, int | None]:
+    """The largest sum <= ``wanted`` and the smallest >= it of a subset of ``unit_sizes``
+    (bitset subset-sum, binary splitting of repeated sizes)."""
+    total = int(unit_sizes.sum())
+    bits = 1
+    values, counts = np.unique(unit_sizes, return_counts=True)
+    for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        step = 1
+        while count > 0:
+            take = min(step, count)
+            bits |= bits << (value * take)
+            count -= take
+            step *= 2
+    reach = bin(bits)[:1:-1]  # reach[i] == "1": some subset sums to i
+    lo = reach.rfind("1", 0, min(wanted, total) + 1)
+    hi = reach.find("1", wanted) if wanted <= total else -1
+    return (lo if lo >= 0 else None), (hi if hi >= 0 else None)
 
 
 def stratified_folds(x: sp.csr_matrix, fold_sizes, seed: int, order: int = 1, codes=None) -> np.ndarray:

@@ -25,6 +25,9 @@ the wants, repeat. Two changes make it fast and exact:
   beyond that the guards are a heuristic. With groups a swap may not move the sizes further from
   the wanted ones, so FZ = 0 is not guaranteed either.
 * **Order 2**: label-pair columns correct only ``PAIR_DAMPING`` of their drift per batch.
+* **Refinement**: the batches cannot undo an early choice (the most frequent labels come last and
+  absorb the rounding), so :func:`curate.select.refine.refine` then swaps units between folds
+  while LD (+ weighted LPD) falls; sizes, coverage and groups are kept.
 
 Work per column is proportional to its examples (CSC inverted lists, incremental counts), so the
 whole run is O(nnz + C^2) with C columns. Rows are "units": a near-duplicate group is one unit whose
@@ -43,6 +46,8 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from curate.select.refine import refine
+
 # Columns outside ``protect`` (label pairs) correct only this fraction of their drift per batch:
 # full correction makes pair batches swing the labels they carry (LD 1e-3 at 1M rows, order 2).
 PAIR_DAMPING = 0.5
@@ -54,6 +59,7 @@ def stratify(
     rng: np.random.Generator,
     unit_sizes: np.ndarray | None = None,
     protect: int | None = None,
+    refine_swaps: bool = True,
 ) -> np.ndarray:
     """Fold id (int64) per row of ``m`` (units x columns, non-negative counts).
 
@@ -62,12 +68,14 @@ def stratify(
     ``protect`` columns (default: all) are the ones every fold should see: each fold keeps one row
     of room in reserve for every such column it still lacks, while other folds have room to give,
     and a fold that ends without one is repaired by a swap (see the module docstring).
+    ``refine_swaps`` (default True) runs :func:`curate.select.refine.refine` at the end.
     """
     m = sp.csr_matrix(m)
     m.sort_indices()
     n_units, n_cols = m.shape
     sizes = np.ones(n_units, np.int64) if unit_sizes is None else np.asarray(unit_sizes, np.int64)
     cap = np.asarray(fold_sizes, dtype=np.int64).copy()
+    sizes_wanted = cap.copy()
     k = len(cap)
     total = int(sizes.sum())
     if cap.sum() != total:
@@ -136,7 +144,9 @@ def stratify(
                 if strict.any():
                     break  # cannot reserve more: keep the last deal
                 room = cap  # reserving is impossible: plain room
-            quota = allocate(target, float(weights.sum()), room, have, rng, needy, col_total[c] < k, urgent, minor)
+            drift = (sizes_wanted - cap) - ratio * (total - cap.sum())  # rows held beyond their share
+            quota = allocate(target, float(weights.sum()), room, have, rng, needy, col_total[c] < k, urgent, minor,
+                             drift)
             if unit:
                 chosen = _interleave(owner, starts, cols, c, remaining, quota, prio[units])
                 if needy is not None and len(units) > 1:  # make sure the needy fold gets such a row
@@ -181,17 +191,25 @@ def stratify(
         held = ratio[:, None] * col_total[None, :] - want
         excess = np.bincount(fold, weights=sizes, minlength=k).astype(np.int64) - np.asarray(fold_sizes, np.int64)
         _cover(fold, m, csc, sizes, excess, held, guarded, can_hold, prio)
+    if refine_swaps:
+        fold = refine(m, fold, k, prio, None if unit_sizes is None else sizes, protect)
     return fold
 
 
 def allocate(
-    want, amount: float, cap, have, rng: np.random.Generator, needy=None, spare_all=False, urgent=None, minor=False
+    want, amount: float, cap, have, rng: np.random.Generator, needy=None, spare_all=False, urgent=None, minor=False,
+    drift=None,
 ) -> np.ndarray:
     """Integer quota per fold for ``amount`` positives: water-fill ``want`` within ``cap``.
 
+    Rounding: folds with the largest remainders get the leftover units; equal remainders go
+    first to the fold with the lowest ``drift`` (rows it holds beyond its share of the rows dealt
+    so far), then the roomiest, then at random.
     Folds that hold no positive yet (``have`` < 0.5), or that are ``needy`` (they lack another
     column whose last examples are in this batch), get at least one while the others can spare
     (a fold can always spare when ``spare_all``: the column is too rare to reach every fold).
+    A label pair (``minor``) column forces no "at least one" for a fold that only lacks the
+    pair itself: that rule sent the validation fold rows over its target at 100 labels.
     A protected column outranks the others (label pairs): a fold that lacks this column when it
     is not ``minor``, or that is ``urgent`` (needy for a protected column; default ``needy``), may
     take the only positive of a fold without such a need, and never gives its only one to it.
@@ -207,6 +225,7 @@ def allocate(
     needy = [False] * len(want) if needy is None else [bool(v) for v in needy]
     urgent = needy if urgent is None else [bool(v) for v in urgent]
     k = len(want)
+    drift = [0.0] * k if drift is None else [float(v) for v in drift]
     amount = int(round(amount))
     x = [0.0] * k
     free = [j for j in range(k) if cap[j] > 0]
@@ -227,7 +246,7 @@ def allocate(
     short = amount - sum(base)
     if short > 0:
         tie = rng.random(k)
-        for j in sorted(range(k), key=lambda j: (base[j] - x[j], -cap[j], tie[j])):
+        for j in sorted(range(k), key=lambda j: (round(base[j] - x[j], 9), drift[j], -cap[j], tie[j])):
             if short and base[j] < cap[j]:
                 base[j] += 1
                 short -= 1
@@ -237,7 +256,7 @@ def allocate(
             short -= add
     strong = [urgent[j] or (have[j] < 0.5 and not spare_all and not minor) for j in range(k)]
     for j in sorted(range(k), key=lambda j: -want[j]):
-        lacks = have[j] < 0.5 and not spare_all
+        lacks = have[j] < 0.5 and not spare_all and not minor  # pairs: no forced "at least one"
         if base[j] == 0 and (lacks or needy[j]) and cap[j] >= 1:
             donors = [
                 i for i in range(k)
