@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -172,6 +173,17 @@ def test_math_equivalence():
     assert grade(make_sample("0.6"), {"reference_answer": "\\frac{1}{2}"}) == 0.0
     assert grade(make_sample(""), {"reference_answer": "1"}) == 0.0
     assert grade(make_sample("x"), {"reference_answer": None}) == 0.0
+
+
+def test_python_presets_name_their_missing_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "math_verify", None)
+    monkeypatch.setitem(sys.modules, "rapidfuzz", None)
+    with pytest.raises(ConfigError, match=r"imports math_verify, .*pip install 'curate\[math\]'"):
+        LocalGrader(default_grader("math", "answer"), workers=0)
+    with pytest.raises(
+        ConfigError, match=r"imports rapidfuzz, .*pip install 'curate\[similarity\]'"
+    ):
+        LocalGrader(default_grader("text", "answer"), workers=0)
 
 
 def test_multi_preset_blends_with_a_formula():

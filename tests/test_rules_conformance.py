@@ -159,3 +159,59 @@ if st is not None:
             assert group <= line
         dups = first.findings.filter(pl.col("rule").is_in(["duplicate", "normalized_duplicate", "near_duplicate"]))
         assert all(int(v) < line for line, v in dups.select("line", "value").iter_rows())
+
+
+# -- open-answer tasks ---------------------------------------------------------------------------
+from curate.kinds import get_kind  # noqa: E402
+
+ANSWER_SCHEMA = {**SCHEMA, "answer": pl.String, "answer_norm": pl.String}
+ANSWER_KINDS = ("text", "number", "json", "math")
+ANSWER_RULES = sorted(n for n, cls in RULES.items() if cls.task == "answer")
+MESSY_ANSWERS = MESSY.with_columns(
+    pl.Series("answer", ["1000", "1000", "1001", "", "1000", None, "12", "17", "5", "7", "  ", "x" * 900]),
+).with_columns(pl.when(pl.col("answer").str.contains(r"^\d+$")).then(pl.col("answer")).alias("answer_norm"))
+
+
+def answer_context(kind: str) -> RuleContext:
+    return RuleContext(kind=get_kind(kind))
+
+
+def test_answer_rules_exist():
+    assert {"empty_answer", "answer_conflict", "answer_in_prompt", "overlong_answer", "unverifiable_answer"} <= set(ANSWER_RULES)
+
+
+@pytest.mark.parametrize("kind", ANSWER_KINDS)
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_every_rule_survives_empty_and_all_null_answer_frames(name, kind):
+    ctx = answer_context(kind)
+    empty = evaluate_rules(pl.DataFrame(schema=ANSWER_SCHEMA), only(make(name)), context=ctx)
+    assert empty.findings.height == 0 and empty.findings.schema == pl.Schema(FINDINGS_SCHEMA)
+    nulls = pl.DataFrame({k: [None] * 3 for k in ANSWER_SCHEMA}, schema=ANSWER_SCHEMA).with_columns(
+        pl.Series("line", [1, 2, 3], dtype=pl.Int64))
+    result = evaluate_rules(nulls, only(make(name)), context=ctx)
+    assert result.findings.schema == pl.Schema(FINDINGS_SCHEMA)
+    assert result.findings["rule"].is_in([name]).all()
+
+
+@pytest.mark.parametrize("name", ANSWER_RULES)
+def test_answer_rules_are_skipped_silently_in_label_tasks(name):
+    """Label tasks have no answer column: the rule does not run (no finding, no error)."""
+    assert evaluate_rules(MESSY, only(make(name)), context=CONTEXT).findings.height == 0
+
+
+@pytest.mark.parametrize("kind", ANSWER_KINDS)
+@pytest.mark.parametrize("name", ANSWER_RULES)
+def test_answer_rules_identical_on_reordered_input(name, kind):
+    ctx = answer_context(kind)
+    first = evaluate_rules(MESSY_ANSWERS, only(make(name)), context=ctx)
+    for seed in (1, 2):
+        again = evaluate_rules(MESSY_ANSWERS.sample(fraction=1.0, shuffle=True, seed=seed), only(make(name)), context=ctx)
+        assert again.findings.equals(first.findings), name
+        assert again.groups.equals(first.groups), name
+
+
+def test_the_messy_answer_frame_exercises_the_answer_rules():
+    ctx = answer_context("math")
+    small = [{"rule": "overlong_answer", "min_rows": 5}, {"rule": "answer_in_prompt", "min_chars": 1}]
+    fired = set(evaluate_rules(MESSY_ANSWERS, ["default", *small], context=ctx).findings["rule"])
+    assert set(ANSWER_RULES) - fired == set()

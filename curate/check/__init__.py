@@ -62,7 +62,8 @@ def _check_rules(rules: list, near: bool) -> list:
 
     out = []
     for rule in rules:
-        if not rule.enabled or isinstance(rule, StageRule):
+        # exported files are checked as label tasks: rules on open answers do not apply
+        if not rule.enabled or isinstance(rule, StageRule) or rule.task == "answer":
             continue
         if isinstance(rule, NearDuplicate | NearLabelConflict) and not near:
             continue

@@ -85,6 +85,13 @@ def score_range(grader: Mapping[str, Any]) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a module set to None in sys.modules, a broken package
+        return False
+
+
 def check_runnable(
     grader: Mapping[str, Any],
     *,
@@ -105,7 +112,7 @@ def check_runnable(
             check_metric(leaf["evaluation_metric"], key)
         if leaf["type"] == "python":
             for module in _EXTRA_IMPORTS.findall(leaf["source"]):
-                if importlib.util.find_spec(module) is None:
+                if not _installed(module):
                     raise ConfigError(
                         f"grader {key!r} imports {module}, which is not installed: "
                         f"pip install 'curate[{_EXTRAS[module]}]'"

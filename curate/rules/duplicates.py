@@ -17,7 +17,7 @@ Each grouping also feeds the groups table that keeps a group inside one split.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import polars as pl
 
@@ -123,6 +123,7 @@ class LabelConflict(DatasetRule):
         *NEAR_PARAMS[1:],
     )
     message = "the same or near-same input appears with different label sets"
+    what: ClassVar[str] = "label sets"  # what differs, in messages
 
     def evaluate(self, frame, context, ws):
         k = ws.keys_with_norm() if self.match != "exact" else ws.keys
@@ -131,7 +132,7 @@ class LabelConflict(DatasetRule):
         else:
             comp = ws.first_in_group(k, ["exact" if self.match == "exact" else "norm"], "pos")
         ws.add_grouping(comp)
-        return conflict_findings(self, k, comp, target="labels", shown="shown_labels", what="label sets",
+        return conflict_findings(self, k, comp, target="labels", shown="shown_labels", what=self.what,
                                  how=self.match, resolve=self.resolve)
 
 

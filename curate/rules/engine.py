@@ -25,6 +25,7 @@ def _short(expr: pl.Expr) -> pl.Expr:
 def row_findings(ws: Workspace, rules: Sequence[RowRule], context: RuleContext) -> pl.DataFrame:
     """Findings of every row rule: all checks in one pass over the frame, then values and
     messages for the failing rows only."""
+    rules = [r for r in rules if r.applies(context)]
     if not rules or ws.height == 0:
         return empty_findings()
     frame = ws.frame
@@ -100,7 +101,7 @@ def run_rules(
     enabled = [r for r in rules if r.enabled and r.applies(context)]
     if not enabled and ws is None:
         return empty_findings(), pl.DataFrame(schema=GROUPS_SCHEMA)
-    ws = ws or Workspace(frame)
+    ws = ws or Workspace(frame, answers=not context.is_labels)
     row = [r for r in enabled if isinstance(r, RowRule)]
     parts = [row_findings(ws, row, context)]
     for rule in enabled:

@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from curate.frame import GROUPS_SCHEMA, ID, LABEL_NAMES, LABELS, LINE, TEXT, sorted_unique_lists
+from curate.frame import (
+    ANSWER,
+    ANSWER_NORM,
+    GROUPS_SCHEMA,
+    ID,
+    LABEL_NAMES,
+    LABELS,
+    LINE,
+    TEXT,
+    sorted_unique_lists,
+)
 
 if TYPE_CHECKING:  # numpy loads only when near-duplicates or groups are computed
     import numpy as np
@@ -57,18 +67,24 @@ def ensure_columns(frame: pl.DataFrame) -> pl.DataFrame:
         add.append(pl.lit(None, dtype=pl.String).alias(TEXT))
     if LABELS not in frame.columns:
         add.append(pl.lit(None, dtype=pl.List(pl.String)).alias(LABELS))
+    for name in (ANSWER, ANSWER_NORM):  # open-answer columns: null in label tasks
+        if name not in frame.columns:
+            add.append(pl.lit(None, dtype=pl.String).alias(name))
     if add:
         frame = frame.with_columns(add)
     if LABEL_NAMES not in frame.columns:
         frame = frame.with_columns(pl.col(LABELS).alias(LABEL_NAMES))
-    casts = {LINE: pl.Int64, ID: pl.String, TEXT: pl.String, LABELS: pl.List(pl.String), LABEL_NAMES: pl.List(pl.String)}
+    casts = {LINE: pl.Int64, ID: pl.String, TEXT: pl.String, LABELS: pl.List(pl.String), LABEL_NAMES: pl.List(pl.String),
+             ANSWER: pl.String, ANSWER_NORM: pl.String}
     wrong = {k: v for k, v in casts.items() if frame.schema[k] != v}
     return frame.cast(wrong) if wrong else frame
 
 
 class Workspace:
-    def __init__(self, frame: pl.DataFrame, *, norm: pl.Series | None = None) -> None:
-        """``norm``: the normalised text when already computed, in ``line`` order."""
+    def __init__(self, frame: pl.DataFrame, *, norm: pl.Series | None = None, answers: bool = False) -> None:
+        """``norm``: the normalised text when already computed, in ``line`` order. ``answers``: an
+        open-answer task, whose rows' target (the ``labels`` key) is ``answer_norm``."""
+        self.answers = answers
         frame = ensure_columns(frame)
         # loaders give rows in line order: sorting (a gather of every column) is then skipped
         self.frame = frame if frame[LINE].is_sorted() and not frame[LINE].has_nulls() else frame.sort(LINE, nulls_last=True)
@@ -85,7 +101,13 @@ class Workspace:
 
     @cached_property
     def keys(self) -> pl.DataFrame:
-        """``line``, ``id``, ``exact`` (text), ``labels`` (label key), ``shown_labels``."""
+        """``line``, ``id``, ``exact`` (text), ``labels`` (the target's key: label names, or
+        ``answer_norm`` in an open-answer task), ``shown_labels`` (the target as shown)."""
+        if self.answers:
+            return self.frame.select(
+                pl.col(LINE), pl.col(ID), pl.col(TEXT).fill_null("").alias("exact"),
+                pl.col(ANSWER_NORM).fill_null("").alias("labels"), pl.col(ANSWER).alias("shown_labels"),
+            )
         names = sorted_unique_lists(self.frame[LABEL_NAMES].fill_null([]))
         return self.frame.select(pl.col(LINE), pl.col(ID), pl.col(TEXT).fill_null("").alias("exact")).with_columns(
             names.list.join(LABEL_SEP).alias("labels"),
