@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from curate import yaml_safe
 from curate.errors import ConfigError
 from curate.frame import RESERVED_COLUMNS
 from curate.io.source import SourceSpec
@@ -38,6 +37,11 @@ EXPORT_PARAMS = (
     Param("passthrough", list, []),
     Param("grader", (str, dict), None, nullable=True),
     Param("options", dict, {}),
+)
+
+REPORT_PARAMS = (
+    Param("title", str, "curate report"),
+    Param("examples", int, 5, low=0, high=100),  # example rows shown per rule
 )
 
 
@@ -67,6 +71,7 @@ class PipelineConfig:
     balance: dict[str, Any] | None = None
     split: dict[str, Any] = field(default_factory=dict)
     dryrun: dict[str, Any] | None = None
+    report: dict[str, Any] = field(default_factory=dict)  # checked against REPORT_PARAMS
     resolved: dict[str, Any] = field(default_factory=dict)  # the mapping as run, for the manifest
     where: str = ""
 
@@ -83,12 +88,7 @@ def load_config(
     """
     if isinstance(source, str | Path):
         path = Path(source)
-        if not path.exists():
-            raise ConfigError(f"{path}: no such pipeline file")
-        try:
-            mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        mapping = yaml_safe.load(path, "pipeline file")
         if not isinstance(mapping, dict):
             raise ConfigError(f"{path}: expected a mapping of stages at the top level")
         base = path.resolve().parent
@@ -97,6 +97,7 @@ def load_config(
         mapping, base, where = copy.deepcopy(dict(source)), (base_dir or Path.cwd()).resolve(), ""
     for key, value in (overrides or {}).items():
         _set_dotted(mapping, key, value)
+    yaml_safe.check_size(mapping, where.rstrip(": ") or "the configuration")
     return _check(mapping, base, where)
 
 
@@ -122,14 +123,15 @@ def _check(mapping: dict[str, Any], base: Path, where: str) -> PipelineConfig:
     if not isinstance(rules, list) or not all(isinstance(r, str | dict) for r in rules):
         raise ConfigError(f"{where}rules: expected a list of rule pack names, paths or rule entries")
     sections = {}
-    for name in ("labels", "balance", "split", "dryrun"):
+    for name in ("labels", "balance", "split", "dryrun", "report"):
         value = mapping.get(name)
         if value is not None and not isinstance(value, dict):
             raise ConfigError(f"{where}the {name!r} section must be a mapping; got {type(value).__name__}")
         sections[name] = value
+    report = parse_options("report", sections["report"], REPORT_PARAMS, f"{where}report: ")
     return PipelineConfig(
         base_dir=base, source=source, export=export, kind=kind, labels=sections["labels"], rules=tuple(rules),
-        balance=sections["balance"], split=sections["split"] or {}, dryrun=sections["dryrun"],
+        balance=sections["balance"], split=sections["split"] or {}, dryrun=sections["dryrun"], report=report,
         resolved=_resolved(mapping, source, export), where=where,
     )
 
@@ -190,7 +192,7 @@ def _template_text(value: str | None, base: Path, where: str) -> str:
         path = _resolve(base, value.strip())
         if not path.is_file():
             raise ConfigError(f"{where}no such template file {path}")
-        return path.read_text(encoding="utf-8")
+        return yaml_safe.read_text(path, "template file")
     return value
 
 

@@ -14,6 +14,7 @@ curate.errors.ConfigError: The 'size' parameter of balance must be an int in the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,27 @@ class Param:
                 f"{where}The {self.name!r} parameter of {owner} {what}. Got {value!r} instead."
             )
         return value
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_env_name(value: Any, owner: str, name: str, where: str = "") -> str:
+    """``value`` if it is an environment variable name; a pasted key is refused and never echoed.
+
+    >>> check_env_name("OPENAI_API_KEY", "dryrun", "api_key_env")
+    'OPENAI_API_KEY'
+    >>> check_env_name("sk-proj-abc123", "dryrun", "api_key_env")
+    Traceback (most recent call last):
+    ...
+    curate.errors.ConfigError: The 'api_key_env' parameter of dryrun must be the name of an environment variable (letters, digits and _, like OPENAI_API_KEY). Got a value that is not one (not shown: it may be a key itself).
+    """
+    if isinstance(value, str) and _ENV_NAME.fullmatch(value):
+        return value
+    raise ConfigError(
+        f"{where}The {name!r} parameter of {owner} must be the name of an environment variable (letters, "
+        f"digits and _, like OPENAI_API_KEY). Got a value that is not one (not shown: it may be a key itself)."
+    )
 
 
 _KIND_NAMES = {int: "int", float: "float", str: "str", bool: "bool", list: "list", dict: "mapping"}

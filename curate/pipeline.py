@@ -13,8 +13,6 @@ boundaries (:mod:`curate.hooks`).
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -26,21 +24,16 @@ import numpy as np
 import polars as pl
 
 from curate.config import PipelineConfig, category_column, category_fields, load_config
-from curate.errors import CurateError, ExportError
+from curate.diagnose import explain_all_rejected
+from curate.errors import CurateError, ExportError, SelectionError
 from curate.export.base import SPLIT_FILES, ExportBundle, get_target
 from curate.export.bundle import build_bundle
 from curate.export.templates import check_template
 from curate.frame import ERROR, LABEL_NAMES, LINE, TEXT, WARN, concat_findings
 from curate.hooks import Hook, StageEvent, run_hooks
-from curate.io.atomic import (
-    TEMP_PREFIX,
-    clean_stale_temps,
-    flushing,
-    fsync_file,
-    move_into_place,
-    write_text_atomic,
-)
+from curate.io.atomic import flushing, fsync_file, write_text_atomic
 from curate.io.load import load_records
+from curate.io.outdir import OutFolder
 from curate.kinds.base import category_lists
 from curate.kinds.base import response_format as kind_response_format
 from curate.ledger import build_ledger, disposition_counts, rejected_rows, rule_counts
@@ -90,7 +83,9 @@ class Pipeline:
         return self
 
     def run(self) -> RunResult:
-        return _Run(self).execute()
+        run = _Run(self)
+        with run.folder:  # checked, locked and staged before any work; unlocked after the hooks
+            return run.execute()
 
 
 def run(config: str | Path | Mapping[str, Any] | PipelineConfig, **overrides: Any) -> RunResult:
@@ -109,6 +104,7 @@ class _Run:
         self.p = pipeline
         self.cfg = pipeline.config
         self.out = self.cfg.export.out
+        self.folder = OutFolder(self.out, protect=self._inputs(), where=f"{self.cfg.where}export.out")
         self.hooks = dict(pipeline.hooks)
         self.rule_warnings: list[dict[str, Any]] = []  # data-relative rules that rejected many rows
         if self.cfg.dryrun is not None:
@@ -116,6 +112,17 @@ class _Run:
 
             self.hooks.setdefault("after_export", [])
             self.hooks["after_export"] = [*self.hooks["after_export"], dryrun_hook(self.cfg.dryrun, self.cfg.base_dir)]
+
+    def _inputs(self) -> list[Path]:
+        """Files the run reads that an output folder must never hold or replace."""
+        cfg, paths = self.cfg, [self.cfg.source.path]
+        if cfg.labels and isinstance(cfg.labels.get("vocabulary"), str):
+            paths.append(cfg.base_dir / Path(cfg.labels["vocabulary"]).expanduser())
+        for spec in (cfg.export.grader, (cfg.dryrun or {}).get("grader")):
+            path = spec.get("path") if isinstance(spec, dict) else spec
+            if isinstance(path, str) and (cfg.base_dir / path).is_file():
+                paths.append(cfg.base_dir / path)
+        return paths
 
     def say(self, message: str) -> None:
         if self.p.progress is not None:
@@ -132,12 +139,17 @@ class _Run:
         target = get_target(cfg.export.target)
         target.check_options(cfg.export.options)
         self._check_templates()
+        self._check_sections()
         grader = self._grader()
 
         frame, findings, input_rows, class_names = self._load()
         pool, findings, groups = self._check(frame, findings, class_names)
         ids = frame.select(LINE, "id")
         del frame  # large frames are dropped as soon as a stage is done with them
+        if pool.is_empty():  # nothing to export: still account for every row, then say why
+            self._write(target, None, lambda: build_ledger(ids, findings, {}, input_rows), findings,
+                        {"pool": pool.select(LABEL_NAMES)}, {})
+            raise SelectionError(explain_all_rejected(findings, input_rows, cfg.labels, cfg.base_dir))
         if class_names is None:
             class_names = tuple(sorted(set(pool[LABEL_NAMES].explode().drop_nulls().to_list())))
         labels = {"pool": pool.select(LABEL_NAMES)}
@@ -240,6 +252,12 @@ class _Run:
         check_template(export.user, fields, f"{self.cfg.where}export.user")
         check_template(export.developer, {"label_names"}, f"{self.cfg.where}export.developer")
 
+    def _check_sections(self) -> None:
+        """Rule packs are checked before any work, like every other section (the config checks the rest)."""
+        from curate.rules.packs import resolve_rules
+
+        resolve_rules(self.cfg.rules, self.cfg.base_dir)
+
     def _split_mapping(self) -> dict[str, Any]:
         mapping = dict(self.cfg.split)
         if "validation" not in mapping:
@@ -306,50 +324,43 @@ class _Run:
             self.say(f"warning: {warning['rule']}{rows}: {warning['message']}")
         return warnings
 
-    def _write(self, target: Any, bundle: ExportBundle, make_ledger: Callable[[], pl.DataFrame],
+    def _write(self, target: Any, bundle: ExportBundle | None, make_ledger: Callable[[], pl.DataFrame],
                findings: pl.DataFrame, labels: dict[str, pl.DataFrame],
                extra: dict) -> tuple[dict[str, Any], pl.DataFrame]:
-        """Stage every output, then move them into place with the manifest last.
+        """Write every output into the staging folder, the manifest last, then swap the folder in.
 
         The target's files (the large JSONL) are written, hashed and fsynced on a worker thread
         while this thread builds and writes the ledger: polars, hashlib and fsync release the GIL.
         """
-        self.out.mkdir(parents=True, exist_ok=True)
-        clean_stale_temps(self.out)
-        stage = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX + "stage-", dir=self.out))
-        try:
-            with ThreadPoolExecutor(max_workers=1) as worker:  # on an error here, exit waits for the worker
-                exported = worker.submit(_write_target, target, bundle, stage)
-                ledger = make_ledger()
-                ledger.write_parquet(stage / "ledger.parquet", statistics=False)
-                rejected_rows(ledger, findings).write_ndjson(stage / "rejected.jsonl")
-                findings.write_parquet(stage / "findings.parquet", statistics=False)
-                files = {name: _digest(stage / name) for name in ("ledger.parquet", "rejected.jsonl", "findings.parquet")}
-                counts = label_counts(labels)
-                exported_files = exported.result()  # re-raises the worker's error, if any
-            files.update(exported_files)
-            if bundle.grader is not None:
-                (stage / "grader.json").write_text(json.dumps(bundle.grader, indent=2, ensure_ascii=False) + "\n",
-                                                   encoding="utf-8")
-                files["grader.json"] = _digest(stage / "grader.json")
-            manifest = build_manifest(
-                input_rows=ledger.height, counts=disposition_counts(ledger), rules=rule_counts(findings),
-                seed=self._seed(), config=self.cfg.resolved, files=files, labels=counts, extra=extra,
-            )
-            report = render_report(manifest, findings, counts)
-            (stage / "report.html").write_text(report, encoding="utf-8")
-            manifest["files"]["report.html"] = _digest(stage / "report.html")
-            manifest["files"] = dict(sorted(manifest["files"].items()))
-            # The manifest vouches for the files beside it: remove it before replacing any of them,
-            # and write it last, so a killed run never leaves a manifest over a mixed set.
-            (self.out / "manifest.json").unlink(missing_ok=True)
-            for name in [*exported_files, "grader.json", "ledger.parquet", "rejected.jsonl", "findings.parquet",
-                         "report.html"]:
-                if name in manifest["files"]:
-                    move_into_place(stage / name, self.out / name)
-            write_text_atomic(self.out / "manifest.json", dumps(manifest))
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+        stage = self.folder.stage
+        with ThreadPoolExecutor(max_workers=1) as worker:  # on an error here, exit waits for the worker
+            exported = worker.submit(_write_target, target, bundle, stage) if bundle is not None else None
+            ledger = make_ledger()
+            ledger.write_parquet(stage / "ledger.parquet", statistics=False)
+            rejected_rows(ledger, findings).write_ndjson(stage / "rejected.jsonl")
+            findings.write_parquet(stage / "findings.parquet", statistics=False)
+            files = {name: _digest(stage / name) for name in ("ledger.parquet", "rejected.jsonl", "findings.parquet")}
+            counts = label_counts(labels)
+            exported_files = exported.result() if exported else {}  # re-raises the worker's error, if any
+        files.update(exported_files)
+        if bundle is not None and bundle.grader is not None:
+            (stage / "grader.json").write_text(json.dumps(bundle.grader, indent=2, ensure_ascii=False) + "\n",
+                                               encoding="utf-8")
+            files["grader.json"] = _digest(stage / "grader.json")
+        manifest = build_manifest(
+            input_rows=ledger.height, counts=disposition_counts(ledger), rules=rule_counts(findings),
+            seed=self._seed(), config=self.cfg.resolved, files=files, labels=counts, extra=extra,
+        )
+        report = render_report(manifest, findings, counts, **self.cfg.report)
+        (stage / "report.html").write_text(report, encoding="utf-8")
+        manifest["files"]["report.html"] = _digest(stage / "report.html")
+        manifest["files"] = dict(sorted(manifest["files"].items()))
+        for name in ("grader.json", "ledger.parquet", "rejected.jsonl", "findings.parquet", "report.html"):
+            if (stage / name).is_file():
+                fsync_file(stage / name)
+        write_text_atomic(stage / "manifest.json", dumps(manifest))
+        # the staging folder holds exactly this run's files: swap it in whole (curate.io.outdir)
+        self.folder.commit()
         return manifest, ledger
 
     def _seed(self) -> int | None:

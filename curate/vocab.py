@@ -13,7 +13,7 @@ over ``"100147"``.
 
 from __future__ import annotations
 
-import json
+import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +24,17 @@ import polars as pl
 import pyarrow as pa
 
 from curate.errors import VocabularyError
-from curate.frame import ERROR, LABEL_NAMES, LABELS, LINE, WARN, concat_findings, findings_for
+from curate.frame import (
+    ERROR,
+    LABEL_NAMES,
+    LABELS,
+    LINE,
+    WARN,
+    concat_findings,
+    empty_findings,
+    findings_for,
+)
+from curate.io import strict_json
 from curate.options import Param, parse_options
 
 PARAMS = (
@@ -72,6 +82,8 @@ class Vocabulary:
             if key in names and names[key] != name:
                 raise VocabularyError(f"id {key!r} has two names: {names[key]!r} and {name!r}")
             names[key] = str(name).strip()
+            if not names[key]:
+                raise VocabularyError(f"id {key!r} has an empty name")
             ups = tuple(p.strip() for p in str(parent or "").split(parent_sep) if p.strip() and p.strip() != key)
             parents[key] = ups
         if not names:
@@ -156,7 +168,30 @@ def identity_labels(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         .list.eval(pl.element().filter(pl.element() != ""))
         .list.unique().list.sort().alias(LABEL_NAMES)
     )
-    return out, _no_labels(out)
+    return out, concat_findings([_untidy_labels(frame), _no_labels(out)])
+
+
+def _untidy_labels(frame: pl.DataFrame) -> pl.DataFrame:
+    """``empty_label`` for a blank label id (dropped), ``label_whitespace`` for one with
+    surrounding whitespace (trimmed): warnings, so nothing changes silently."""
+    labels = frame[LABELS]
+    flat = labels.explode()  # one null stands for an empty or null list
+    stripped = flat.str.strip_chars()
+    empty, padded = (stripped == "").fill_null(False), (stripped != flat).fill_null(False) & (stripped != "").fill_null(False)
+    if not (empty.any() or padded.any()):
+        return empty_findings()
+    rows = np.repeat(np.arange(frame.height), labels.list.len().fill_null(0).clip(1).to_numpy())
+    found = []
+    for mask, rule, message in ((empty, "empty_label", pl.lit("label id '' is empty; it is dropped")),
+                                (padded, "label_whitespace",
+                                 pl.format("label id '{}' has surrounding whitespace; read as '{}'", "_raw", "_stripped"))):
+        picked = mask.arg_true()
+        if not len(picked):
+            continue
+        hits = frame.select(LINE, "id").gather(rows[picked.to_numpy()]).with_columns(
+            flat.gather(picked).alias("_raw"), stripped.gather(picked).alias("_stripped"))
+        found.append(findings_for(hits, rule=rule, severity=WARN, field=LABELS, value=pl.col("_raw"), message=message))
+    return concat_findings(found)
 
 
 def _no_labels(frame: pl.DataFrame) -> pl.DataFrame:
@@ -187,8 +222,12 @@ def _read_rows(path: Path, opts: Mapping[str, Any]) -> list[tuple[str, str, str 
     if not path.exists():
         raise VocabularyError(f"{path}: no such vocabulary file")
     suffix = path.suffix.lower()
+    text = _utf8_text(path)
     if suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            data = strict_json.loads(text)
+        except strict_json.JsonProblem as exc:
+            raise VocabularyError(f"{path} {exc}") from None
         if isinstance(data, dict):
             if all(isinstance(v, str) for v in data.values()):
                 return [(k, v, None) for k, v in data.items()]
@@ -199,16 +238,28 @@ def _read_rows(path: Path, opts: Mapping[str, Any]) -> list[tuple[str, str, str 
                     for i, v in enumerate(data, 1)]
         raise VocabularyError(f"{path}: expected {{id: name}}, {{id: {{...}}}} or a list of objects")
     separator = opts["delimiter"] or ("\t" if suffix in (".tsv", ".tab") else ",")
+    if len(separator) != 1:
+        raise VocabularyError(f"{path}: labels.delimiter must be one character, got {separator!r}")
     try:
-        table = pl.read_csv(path, separator=separator, infer_schema=False, quote_char='"')
+        table = pl.read_csv(io.BytesIO(text.encode()), separator=separator, infer_schema=False, quote_char='"')
     except pl.exceptions.PolarsError as exc:
-        raise VocabularyError(f"{path}: cannot read ({exc})") from None
+        raise VocabularyError(f"{path}: cannot read ({' '.join(str(exc).split())})") from None
     for key in ("id", "name") + (("parent",) if opts["parent"] else ()):
         if opts[key] not in table.columns:
             raise VocabularyError(
                 f"{path}: no column {opts[key]!r} (labels.{key}); columns: {', '.join(table.columns)}")
     parent = table[opts["parent"]] if opts["parent"] else [None] * table.height
     return list(zip(table[opts["id"]], table[opts["name"]].fill_null(""), parent, strict=True))
+
+
+def _utf8_text(path: Path) -> str:
+    """The file's text (a UTF-8 byte-order mark dropped); invalid UTF-8 is an error naming the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise VocabularyError(f"{path}: line {line} is not valid UTF-8 (byte {exc.start})") from None
 
 
 def _need(obj: Mapping, key: str, path: Path, where: object) -> Any:

@@ -1,4 +1,4 @@
-"""A run killed at any moment never leaves a half-written export."""
+"""A run killed at any moment never leaves a half-written export, nor a mix of two runs' files."""
 
 from __future__ import annotations
 
@@ -53,6 +53,17 @@ def check_consistent(out: Path) -> None:
             assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest, name
 
 
+def check_one_set(out: Path, input_rows: set[int]) -> int:
+    """The folder is one whole run's set: a manifest listing exactly the files beside it (issue 13, D12);
+    nothing of a staging folder is left beside it once a run ends. Returns the set's input rows."""
+    check_consistent(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    present = {p.name for p in out.iterdir()} - {"manifest.json"}
+    assert present == set(manifest["files"]), present ^ set(manifest["files"])
+    assert manifest["input_rows"] in input_rows
+    return manifest["input_rows"]
+
+
 def test_killing_a_run_at_any_moment_leaves_no_partial_file(tmp_path):
     pipeline = make_source(tmp_path, 20_000)
     began = time.perf_counter()
@@ -60,15 +71,19 @@ def test_killing_a_run_at_any_moment_leaves_no_partial_file(tmp_path):
     assert done.wait(timeout=120) == 0, done.stderr.read().decode()
     duration = time.perf_counter() - began
     check_consistent(tmp_path / "out")
-    (tmp_path / "raw.jsonl").write_text((tmp_path / "raw.jsonl").read_text().replace('"r1"', '"r1x"'))
-    for fraction in (0.3, 0.5, 0.7, 0.8, 0.9, 0.95):
+    check_one_set(tmp_path / "out", {20_000})
+    # each later run reads one more row, so the manifest tells which run's set the folder holds
+    rows = (tmp_path / "raw.jsonl").read_text()
+    seen = {20_000}
+    for extra, fraction in enumerate((0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 1.0), 1):
+        (tmp_path / "raw.jsonl").write_text(rows + "".join(
+            json.dumps({"id": f"x{i}", "text": f"extra row {i} " * 5, "labels": ["L1"]}) + "\n" for i in range(extra)))
         proc = start(pipeline)
         time.sleep(duration * fraction)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-        check_consistent(tmp_path / "out")
+        seen.add(check_one_set(tmp_path / "out", seen | {20_000 + extra}))
     proc = start(pipeline)
     assert proc.wait(timeout=120) == 0
-    check_consistent(tmp_path / "out")
-    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".curate-tmp")]
-    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["input_rows"] == 20_000
+    assert check_one_set(tmp_path / "out", {20_008}) == 20_008
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "pipeline.yaml", "raw.jsonl"]

@@ -59,3 +59,10 @@ def test_repeated_keys_read_as_the_loader_reads_them_and_are_flagged(tmp_path): 
     inner = row(5, meta={"a": 1}).replace('"a": 1', '"a": 1, "a": 2')
     plain = row(1, meta={"a": 0})
     assert rules_by_line(write(tmp_path / "y_train.jsonl", [plain, inner])) == {}
+
+
+def test_a_bom_is_not_part_of_line_one(tmp_path):  # D14, as the loader reads it
+    path = tmp_path / "x_train.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join([row(1), row(2)]).encode() + b"\n")
+    assert rules_by_line(path) == {}
+    assert check_files([path]).rows[str(path)] == 2

@@ -114,3 +114,93 @@ def test_repeated_keys_keep_the_first_value_on_every_path(tmp_path):  # D21
     array = tmp_path / "raw.json"
     array.write_text("[" + dup + "]")
     assert load_records(spec(array)).frame["text"].item().startswith("first")
+
+
+def csv_rows(n: int) -> list[str]:
+    return [f"r{i},{TEXT} number {i},x" for i in range(1, n + 1)]
+
+
+def test_a_stray_quote_in_a_csv_row_never_swallows_the_rows_after_it(tmp_path):  # D7
+    rows = csv_rows(201)
+    rows[100] = 's1,"stray opening quote then text long enough,x'
+    for name, sep in (("raw.csv", ","), ("raw.tsv", "\t")):
+        path = write(tmp_path / name, [sep.join(["id", "text", "labels"])] + [r.replace(",", sep) for r in rows])
+        loaded = load_records(spec(path, labels_sep="|"))
+        got = fates(loaded)
+        assert loaded.input_rows == 201 and len(got) == 201
+        assert got[102] == "malformed_csv" and sum(v == "ok" for v in got.values()) == 200
+        assert "quote" in loaded.findings.filter(pl.col("line") == 102)["message"].item()
+
+
+def test_a_quoted_field_spanning_lines_is_still_one_row(tmp_path):
+    path = write(tmp_path / "raw.csv", ["id,text,labels", f'a,"{TEXT}\nsecond line of the same text",x', f"b,{TEXT},y"])
+    loaded = load_records(spec(path, labels_sep="|"))
+    assert fates(loaded) == {2: "ok", 4: "ok"}
+    assert loaded.frame["text"][0] == f"{TEXT}\nsecond line of the same text"
+
+
+def test_an_unterminated_quote_at_the_end_is_one_finding(tmp_path):
+    path = write(tmp_path / "raw.csv", ["id,text,labels", *csv_rows(3), 'z,"never closed,x', *csv_rows(2)])
+    got = fates(load_records(spec(path, labels_sep="|")))
+    assert got[5] == "malformed_csv" and len(got) == 6 and sum(v == "ok" for v in got.values()) == 5
+
+
+def test_csv_bom_and_invalid_utf8_rows(tmp_path):  # D14, D19
+    path = write(tmp_path / "raw.csv", [b"\xef\xbb\xbfid,text,labels", *[r.encode() for r in csv_rows(2)],
+                                        b"r3,caf\xe9 " + TEXT.encode() + b",x", csv_rows(4)[3].encode()])
+    loaded = load_records(spec(path, labels_sep="|"))
+    assert fates(loaded) == {2: "ok", 3: "ok", 4: "invalid_utf8", 5: "ok"}
+    assert loaded.frame["id"].to_list() == ["r1", "r2", "r4"]
+
+
+def test_a_huge_csv_field_is_read(tmp_path):
+    big = "word " * 60_000  # 300 kB: above the csv module's default field limit
+    path = write(tmp_path / "raw.csv", ["id,text,labels", f"a,{big},x", f"b,{TEXT},x"])
+    loaded = load_records(spec(path, labels_sep="|"))
+    assert fates(loaded) == {2: "ok", 3: "ok"} and len(loaded.frame["text"][0]) == len(big)
+
+
+def test_null_blank_and_padded_labels_are_reported_not_dropped_silently(tmp_path):  # D28
+    from curate.vocab import identity_labels
+
+    path = write(tmp_path / "raw.jsonl", [
+        row("a"),
+        json.dumps({"id": "b", "text": TEXT, "labels": ["econ", None]}),
+        json.dumps({"id": "c", "text": TEXT, "labels": ["econ", 5]}),        # integer ids are ids
+        json.dumps({"id": "d", "text": TEXT, "labels": ["econ", ""]}),
+        json.dumps({"id": "e", "text": TEXT, "labels": ["  spaced  "]}),
+        json.dumps({"id": "f", "text": TEXT, "labels": ["econ", 1.5]}),
+    ])
+    loaded = load_records(spec(path))
+    frame, found = identity_labels(loaded.frame)
+    assert dict(frame.select("id", "label_names").rows()) == {
+        "a": ["x"], "b": ["econ"], "c": ["5", "econ"], "d": ["econ"], "e": ["spaced"]}
+    everything = pl.concat([loaded.findings, found])
+    got = {(r["id"], r["rule"], r["severity"]) for r in everything.iter_rows(named=True)}
+    assert got == {("b", "empty_label", "warn"), ("d", "empty_label", "warn"),
+                   ("e", "label_whitespace", "warn"), ("f", "wrong_type", "error")}
+
+
+def test_a_source_that_is_not_a_regular_file_is_refused(tmp_path):  # D30
+    import os
+
+    import pytest
+
+    from curate.errors import SourceError
+
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), fifo, tmp_path):
+        with pytest.raises(SourceError, match="not a regular file"):
+            load_records(SourceSpec(path=path, format="jsonl", id="id"))
+
+
+def test_lone_surrogate_beside_other_trouble_is_a_row_finding(tmp_path):  # found by the fuzz suite
+    surrogate = '{"id": "\\ud800", "text": "%s", "labels": ["x"]}' % TEXT  # noqa: UP031
+    array = tmp_path / "raw.json"
+    array.write_text("[" + ",".join([row("a"), '{"id": "b", "labels": [NaN]}', surrogate]) + "]")
+    assert fates(load_records(spec(array))) == {1: "ok", 2: "malformed_json", 3: "invalid_utf8"}
+    # JSONL careful path with a field polars cannot unify (a number here, an object there)
+    lines = [row("a", m=1), row("b", m={"k": 1}), surrogate, "{broken"]
+    assert fates(load_records(spec(write(tmp_path / "raw.jsonl", lines)))) == {
+        1: "ok", 2: "ok", 3: "invalid_utf8", 4: "malformed_json"}

@@ -85,7 +85,7 @@ def test_pack_file_relative_to_base_dir(tmp_path):
          r"entry 1 \(max_chars\): The 'severity' parameter of max_chars must be one of 'error', 'warn'\. Got 'fatal' instead\."),
         ("rules:\n  - {rule: max_chars, maximum: 3}\n", r"entry 1 \(max_chars\): unknown option 'maximum' for max_chars; known options: max"),
         ("rules:\n  - max_chars\n", r"bad\.yaml: entry 1: a rule entry must be a mapping"),
-        ("rule: [\n", r"bad\.yaml: not valid YAML"),
+        ("rule: [\n", r"bad\.yaml:2:1: not valid YAML"),
         ("ruls: []\n", r"bad\.yaml: unknown key 'ruls'"),
         ("rules:\n  - {rule: near_duplicate, threshold: 2}\n", r"The 'threshold' parameter of near_duplicate must be a float in the range \[0\.05, 1\]"),
         ("rules:\n  - {rule: label_conflict, resolve: vote}\n", r"The 'resolve' parameter of label_conflict must be one of 'reject_all', 'majority'\. Got 'vote'"),

@@ -82,4 +82,5 @@ def test_bad_vocabularies_name_the_file_and_problem(tmp_path):
 def test_identity_labels_sort_dedupe_and_drop_blanks():
     out, findings = identity_labels(frame([["b", "a", "b"], [" ", ""]]))
     assert out["label_names"].to_list() == [["a", "b"], []]
-    assert findings.select("line", "rule").rows() == [(2, "no_labels")]
+    # blanks are dropped with a warning each (issue 13, D28), then the row has no labels left
+    assert findings.select("line", "rule").rows() == [(2, "empty_label"), (2, "empty_label"), (2, "no_labels")]

@@ -203,7 +203,7 @@ def _check_files(
         for raw, file in zip(paths, started, strict=True):
             path = Path(raw)
             if file is None:
-                records.append(_finding(path, 0, "missing_file", "file does not exist", severity=ERROR))
+                records.append(_finding(path, 0, *_not_a_file(path), severity=ERROR))
                 continue
             found, findings, frame = file.finish()
             records += found
@@ -223,6 +223,15 @@ def _check_files(
         .drop("_o")
     )
     return CheckResult(table, counts)
+
+
+def _not_a_file(path: Path) -> tuple[str, str]:
+    """The rule and message for a path that is not a regular file."""
+    if path.is_dir():
+        return "not_a_file", "is a folder, not a file"
+    if path.exists():
+        return "not_a_file", "is not a regular file (a device, pipe or socket)"
+    return "missing_file", "file does not exist"
 
 
 def format_findings(findings: pl.DataFrame, *, warnings: bool = True) -> list[str]:

@@ -4,7 +4,8 @@ import gc
 import sys
 
 from curate.check import main
+from curate.cli.guard import guarded
 
-code = main()
+code = guarded(main)
 gc.freeze()  # the process ends here: spare the final garbage collections (see curate.cli.main)
 sys.exit(code)

@@ -181,7 +181,7 @@ class FileCheck:
                 self.error = exc
 
     def _start(self) -> None:
-        data = self.path.read_bytes()
+        data = read.file_bytes(self.path)
         self.peek = peek_rows(data)
         readable = [(line, row) for line, row in self.peek.items() if not isinstance(row, Unreadable)]
         self.ref_key = reference_key(readable)  # from the first 100 readable rows

@@ -36,7 +36,7 @@ def read_export(path: Path) -> ReadFile:
     size = path.stat().st_size
     if path.suffix.lower() == ".parquet":
         return ReadFile(path, size, _read_parquet(path))
-    return ReadFile(path, size, _read_jsonl(path.read_bytes()))
+    return ReadFile(path, size, _read_jsonl(file_bytes(path)))
 
 
 def iter_export(path: Path, chunk_bytes: int | None = None) -> Iterator[list[tuple[int, dict[str, Any] | Unreadable]]]:
@@ -46,8 +46,14 @@ def iter_export(path: Path, chunk_bytes: int | None = None) -> Iterator[list[tup
     if path.suffix.lower() == ".parquet":
         yield _read_parquet(path)
         return
-    for first, lines in line_chunks(path.read_bytes(), chunk_bytes):
+    for first, lines in line_chunks(file_bytes(path), chunk_bytes):
         yield _parse_lines(lines, first)
+
+
+def file_bytes(path: Path) -> bytes:
+    """The file's bytes without a leading UTF-8 byte-order mark (it is not part of line 1)."""
+    data = path.read_bytes()
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
 
 
 def line_chunks(data: bytes, chunk_bytes: int | None = None) -> Iterator[tuple[int, list[bytes]]]:

@@ -147,6 +147,7 @@ def write_view(path: Path, target: Any, folder: Path) -> Path:
     """An RFT-row JSONL of ``path`` (JSONL or Parquet) with the same line numbers."""
     import polars as pl
 
+    from curate.check.read import file_bytes
     from curate.io.strict_json import loads
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -161,7 +162,7 @@ def write_view(path: Path, target: Any, folder: Path) -> Path:
             raise SourceError(f"{path}: cannot read as Parquet ({str(exc).splitlines()[0] if str(exc) else exc})") from None
         lines = [json.dumps(target.rft_view(r), ensure_ascii=False, default=str).encode() for r in rows]
     else:
-        for raw in path.read_bytes().splitlines():
+        for raw in file_bytes(path).splitlines():
             try:
                 row = loads(raw.decode("utf-8"))
             except (ValueError, UnicodeDecodeError, RecursionError):

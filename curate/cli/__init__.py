@@ -94,7 +94,8 @@ def plain_check(argv: Sequence[str]) -> bool:
 
 
 def main() -> None:
-    """Entry point of the ``curate`` console script."""
+    """Entry point of the ``curate`` console script; every command runs under one guard
+    (:mod:`curate.cli.guard`): one line and an exit code for any exception, never a traceback."""
     try:
         _main(sys.argv[1:])
     except BrokenPipeError:
@@ -106,13 +107,14 @@ def main() -> None:
 
 
 def _main(argv: list[str]) -> None:
+    from curate.cli.guard import guarded
+
     if plain_check(argv):
         from curate.check import main as check_main
 
-        code = check_main(argv[1:])
+        code = guarded(lambda: check_main(argv[1:]))
         # the process ends here: keep the interpreter's final garbage collections from walking
         # every object polars created (about 0.05 s of a hook run)
         gc.freeze()
         sys.exit(code)
-    built = globals().get("app") or __getattr__("app")
-    built()
+    sys.exit(guarded(lambda: (globals().get("app") or __getattr__("app"))()))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 import typer
-import yaml
+
+from curate import yaml_safe
+from curate.errors import CurateError
 
 
 def console():
@@ -31,5 +33,8 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             fail(f"--set expects KEY=VALUE, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value)
+        try:
+            out[key.strip()] = yaml_safe.loads(value, f"--set {key.strip()}")
+        except CurateError as exc:
+            fail(str(exc))
     return out

@@ -70,15 +70,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Grader self-test and baseline variance study; exit 1 on a no-go verdict."""
         from curate.dryrun import NO_GO, run_dryrun
+        from curate.io.outdir import OutLock
 
         try:
-            report = run_dryrun(
-                out_dir, model=model, grader=grader, base_url=base_url, samples=samples, split=split,
-                reasoning_effort=reasoning_effort, temperature=temperature,
-                max_completion_tokens=max_completion_tokens, concurrency=concurrency, limit=limit,
-                api_key_env=api_key_env, timeout=timeout, max_retries=max_retries,
-                workers=grader_workers, mark_ledger=mark_ledger, progress=progress,
-            )
+            with OutLock(out_dir):  # a run swapping the folder in meanwhile would mix two runs' files
+                report = run_dryrun(
+                    out_dir, model=model, grader=grader, base_url=base_url, samples=samples, split=split,
+                    reasoning_effort=reasoning_effort, temperature=temperature,
+                    max_completion_tokens=max_completion_tokens, concurrency=concurrency, limit=limit,
+                    api_key_env=api_key_env, timeout=timeout, max_retries=max_retries,
+                    workers=grader_workers, mark_ledger=mark_ledger, progress=progress,
+                )
         except CurateError as exc:
             typer.echo(f"curate dryrun: {exc}", err=True)
             raise typer.Exit(2) from None

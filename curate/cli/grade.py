@@ -24,6 +24,8 @@ def _read_json(path: Path, what: str) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CurateError(f"{path}: {what} file does not exist") from None
+    except IsADirectoryError:
+        raise CurateError(f"{path}: is a folder, not a {what} file") from None
     except ValueError as exc:
         raise CurateError(f"{path}: not valid JSON ({exc})") from None
 
@@ -36,14 +38,17 @@ def _read_line(path: Path, number: int) -> Any:
                     return json.loads(line)
     except FileNotFoundError:
         raise CurateError(f"{path}: item file does not exist") from None
+    except IsADirectoryError:
+        raise CurateError(f"{path}: is a folder, not an item file") from None
     except ValueError as exc:
         raise CurateError(f"{path}:{number}: not valid JSON ({exc})") from None
     raise CurateError(f"{path} has fewer than {number} lines")
 
 
 def _fail(message: str) -> typer.Exit:
+    """A usage or configuration error: one line, exit 2 (as every curate command)."""
     typer.echo(message, err=True)
-    return typer.Exit(1)
+    return typer.Exit(2)
 
 
 def grade(

@@ -19,7 +19,7 @@ from curate.dryrun.run import run_dryrun
 from curate.dryrun.stats import NO_GO
 from curate.errors import GateFailed
 from curate.hooks import Hook, StageEvent
-from curate.options import Param, parse_options
+from curate.options import Param, check_env_name, parse_options
 
 EFFORTS = ("minimal", "low", "medium", "high")
 
@@ -42,13 +42,21 @@ DRYRUN_PARAMS = (
 )
 
 
+def _without_key(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The options with ``api_key_env`` checked by name only, so a pasted key is never echoed."""
+    opts = dict(options or {})
+    if "api_key_env" in opts:
+        opts["api_key_env"] = check_env_name(opts["api_key_env"], "dryrun", "api_key_env")
+    return opts
+
+
 def dryrun_hook(options: Mapping[str, Any] | None, base_dir: Path) -> Hook:
     """A hook for ``after_export`` that runs :func:`run_dryrun` on the run's output folder.
 
     Options are checked now (a bad config fails before any work); a no-go verdict raises
     :class:`curate.errors.GateFailed` after the reports are written, unless ``gate: false``.
     """
-    opts = parse_options("dryrun", options, DRYRUN_PARAMS)
+    opts = parse_options("dryrun", _without_key(options), DRYRUN_PARAMS)
     gate = opts.pop("gate")
     grader = opts.pop("grader")
     opts["workers"] = opts.pop("grader_workers")

@@ -37,6 +37,7 @@ from curate.errors import ConfigError
 from curate.graders import build_grader
 from curate.graders.protections import summarize as summarize_sandbox
 from curate.io.atomic import write_text_atomic
+from curate.options import check_env_name
 
 REPORT_JSON = "dryrun.json"
 REPORT_HTML = "dryrun.html"
@@ -146,6 +147,7 @@ def run_dryrun(
     ('go', 0.32)
     """
     out = Path(out_dir)
+    check_env_name(api_key_env, "dryrun", "api_key_env")
     if samples < 1 or concurrency < 1:
         raise ConfigError("samples and concurrency must be at least 1")
     items = load_items(out, split)[: limit or None]

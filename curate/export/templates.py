@@ -17,15 +17,15 @@ from typing import Any
 
 import polars as pl
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
-from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from curate.errors import ConfigError
+from curate.export.template_limits import INTERNAL_NAMES, BoundedEnvironment, render_bounded
 
 
 @lru_cache(maxsize=1)
-def environment() -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+def environment() -> BoundedEnvironment:
+    """The sandbox, with every render's loops, calls and output bounded (:mod:`.template_limits`)."""
+    return BoundedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 def check_template(source: str, available: set[str], what: str) -> None:
@@ -34,7 +34,7 @@ def check_template(source: str, available: set[str], what: str) -> None:
         parsed = environment().parse(source)
     except TemplateSyntaxError as exc:
         raise ConfigError(f"{what}: template syntax error at line {exc.lineno}: {exc.message}") from None
-    missing = sorted(meta.find_undeclared_variables(parsed) - available)
+    missing = sorted(meta.find_undeclared_variables(parsed) - available - INTERNAL_NAMES)
     if missing:
         raise ConfigError(
             f"{what}: the template uses {{{{ {missing[0]} }}}}, which is not a field; "
@@ -45,10 +45,7 @@ def check_template(source: str, available: set[str], what: str) -> None:
 def render_once(source: str, context: Mapping[str, Any], what: str) -> str:
     """Render a template once (e.g. the developer prompt)."""
     check_template(source, set(context), what)
-    try:
-        return environment().from_string(source).render(**context)
-    except (UndefinedError, SecurityError) as exc:
-        raise ConfigError(f"{what}: {exc}") from None
+    return render_bounded(environment(), source, context, what)
 
 
 def render_column(source: str, frame: pl.DataFrame, constants: Mapping[str, Any]) -> pl.Series:
@@ -62,12 +59,8 @@ def render_column(source: str, frame: pl.DataFrame, constants: Mapping[str, Any]
             return pl.Series("content", [""] * frame.height, dtype=pl.String)
         return frame.select(pl.concat_str(exprs).alias("content")).to_series()
     template = environment().from_string(source)
-    rendered = []
-    try:
-        for row in frame.iter_rows(named=True):
-            rendered.append(template.render(**constants, **row))
-    except (UndefinedError, SecurityError) as exc:
-        raise ConfigError(f"user template: {exc}") from None
+    rendered = [render_bounded(environment(), template, {**constants, **row}, "user template")
+                for row in frame.iter_rows(named=True)]
     return pl.Series("content", rendered, dtype=pl.String)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,26 +50,6 @@ def write_text_atomic(target: Path, text: str) -> None:
     write_bytes_atomic(target, text.encode("utf-8"))
 
 
-def move_into_place(staged: Path, target: Path) -> None:
-    """Rename a fully written, fsynced file or folder from the staging area onto ``target``.
-
-    A folder target (e.g. a saved Hugging Face dataset) is swapped in by renaming the old one away
-    first, so readers never see a mix of the two.
-    """
-    if staged.is_dir():
-        old = target.with_name(TEMP_PREFIX + "old-" + target.name)
-        if old.exists():
-            shutil.rmtree(old)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(staged, target)
-        if old.exists():
-            shutil.rmtree(old)
-    else:
-        fsync_file(staged)
-        os.replace(staged, target)
-
-
 @contextlib.contextmanager
 def flushing(folder: Path, every: float = 0.1) -> Iterator[None]:
     """While the body writes files into ``folder``, flush them to disk every ``every`` seconds.
@@ -104,17 +83,6 @@ def flushing(folder: Path, every: float = 0.1) -> Iterator[None]:
     finally:
         done.set()
         worker.join()
-
-
-def clean_stale_temps(folder: Path) -> None:
-    """Remove temporaries a killed run left behind in ``folder``."""
-    if not folder.is_dir():
-        return
-    for leftover in folder.glob(TEMP_PREFIX + "*"):
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            leftover.unlink(missing_ok=True)
 
 
 def _default_mode() -> int:

@@ -184,7 +184,7 @@ def array_elements(text: str) -> list[str] | None:
     if not body.startswith("[") or not body.endswith("]"):
         return None
     try:  # the usual case: one parse, each element written back as compact JSON
-        return [json.dumps(v, ensure_ascii=False, allow_nan=False) for v in
+        return [json.dumps(v, allow_nan=False) for v in
                 json.loads(body, parse_constant=_reject, object_pairs_hook=strict_json.first_wins)]
     except (ValueError, RecursionError):
         pass
@@ -326,7 +326,8 @@ def _read_objects(objects: list[dict], as_text: set[str]) -> pl.DataFrame:
         return {k: (v if v is None or isinstance(v, str) or k not in as_text else json.dumps(v, ensure_ascii=False))
                 for k, v in obj.items()}
 
-    lines = "\n".join(json.dumps(coerced(o), ensure_ascii=False) for o in objects)
+    # ASCII escapes: a lone surrogate (from a \\ud800 escape) cannot be encoded as UTF-8 otherwise
+    lines = "\n".join(json.dumps(coerced(o)) for o in objects)
     return pl.read_ndjson(io.BytesIO(lines.encode()), infer_schema_length=None)
 
 

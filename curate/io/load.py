@@ -33,6 +33,7 @@ from curate.frame import (
     LABELS,
     LINE,
     TEXT,
+    WARN,
     as_findings,
     concat_findings,
     empty_findings,
@@ -63,7 +64,7 @@ def load_records(spec: SourceSpec, kind: Kind | None = None) -> Loaded:
     """Read ``spec.path`` and map its fields onto ``line, id, text, labels`` (or ``answer``) +
     passthrough. ``kind`` (see :mod:`curate.kinds`) type-checks the answer; default: the kind the
     mapping implies with default options."""
-    tabular.check_readable(spec.path)
+    tabular.check_readable(spec.path, spec.format)
     raw_lines = None
     if spec.format == "jsonl":
         decoded = _read_jsonl(spec)
@@ -313,7 +314,8 @@ def _normalise_labels(frame: pl.DataFrame, spec: SourceSpec, *, empty_ok: bool =
         dtype = frame.schema[LABELS]
     if isinstance(dtype, pl.List) and (dtype.inner.is_integer() or isinstance(dtype.inner, pl.String | pl.Null)):
         out = frame.with_columns(pl.col(LABELS).cast(pl.List(pl.String)))
-        return out, _missing(out, LABELS, path)
+        out, nulls = _drop_null_labels(out, path)
+        return out, concat_findings([_missing(out, LABELS, path), nulls])
     if isinstance(dtype, pl.String) and spec.labels_sep is not None:
         out = frame.with_columns(
             pl.col(LABELS).str.split(spec.labels_sep).list.eval(pl.element().str.strip_chars())
@@ -328,6 +330,21 @@ def _normalise_labels(frame: pl.DataFrame, spec: SourceSpec, *, empty_ok: bool =
     found = concat_findings([_missing(frame, LABELS, path),
                              _wrong_type(bad, path, "a list of label ids", _dtype_name(dtype) + hint)])
     return frame.with_columns(pl.lit(None, dtype=pl.List(pl.String)).alias(LABELS)), found
+
+
+def _drop_null_labels(frame: pl.DataFrame, path: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Drop nulls inside label lists, each with an ``empty_label`` warning (cheap when there are none:
+    ``explode`` is zero-copy, and its nulls are only the empty and null lists)."""
+    labels = frame[LABELS]
+    inner = labels.explode().null_count() - labels.null_count() - int((labels.list.len() == 0).sum())
+    if inner == 0:
+        return frame, empty_findings()
+    has_null = labels.list.eval(pl.element().is_null().any()).list.first().fill_null(False)
+    rows = frame.filter(has_null)
+    found = findings_for(rows, rule="empty_label", severity=WARN, field=path, value=pl.col(LABELS).list.join(",", ignore_nulls=True),
+                         message=f"field {path!r} holds null among its labels; the null is dropped")
+    return frame.with_columns(pl.when(has_null).then(pl.col(LABELS).list.drop_nulls()).otherwise(pl.col(LABELS))
+                              .alias(LABELS)), found
 
 
 def _recheck_coerced(

@@ -57,6 +57,7 @@ class SourceSpec:
         cls, mapping: Mapping[str, Any], base_dir: Path | None = None, where: str = ""
     ) -> SourceSpec:
         opts = parse_options("source", mapping, PARAMS, where)
+        _check_separators(opts, where)
         path = Path(opts["path"]).expanduser()
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
@@ -95,6 +96,16 @@ class SourceSpec:
             paths["id"] = self.id
         paths.update(dict(self.passthrough))
         return paths
+
+
+def _check_separators(opts: Mapping[str, Any], where: str) -> None:
+    """``delimiter`` is one character other than a quote or line break; ``labels_sep`` is not empty."""
+    delimiter, labels_sep = opts["delimiter"], opts["labels_sep"]
+    if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
+        raise ConfigError(f"{where}The 'delimiter' parameter of source must be one character other than "
+                          f"a quote or a line break. Got {delimiter!r} instead.")
+    if labels_sep == "":
+        raise ConfigError(f"{where}The 'labels_sep' parameter of source must be a non-empty str. Got '' instead.")
 
 
 def _passthrough_pairs(value: list | dict, where: str) -> tuple[tuple[str, str], ...]:

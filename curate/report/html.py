@@ -25,14 +25,15 @@ text-align:left;vertical-align:top}th{background:#f5f5f5}.num{text-align:right}.
 
 
 def render_report(
-    manifest: Mapping[str, Any], findings: pl.DataFrame, label_series: Mapping[str, Mapping[str, int]]
+    manifest: Mapping[str, Any], findings: pl.DataFrame, label_series: Mapping[str, Mapping[str, int]],
+    *, title: str = "curate report", examples: int = EXAMPLES_PER_RULE,
 ) -> str:
-    """The report page as a string."""
+    """The report page as a string (``title`` and ``examples`` per rule: the ``report:`` section)."""
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>curate report</title>",
+        f"<title>{escape(title)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        "<h1>curate report</h1>",
+        f"<h1>{escape(title)}</h1>",
         f"<p>curate {escape(str(manifest.get('curate_version', '')))} &middot; seed "
         f"{escape(str(manifest.get('seed')))} &middot; {manifest['input_rows']} input rows</p>",
         _counts(manifest),
@@ -40,7 +41,7 @@ def render_report(
         _labels(label_series),
         _quality(manifest),
         _export(manifest),
-        _findings(findings),
+        _findings(findings, examples),
         _files(manifest),
         "</body></html>\n",
     ]
@@ -137,7 +138,7 @@ def _fmt(value: Any) -> str:
     return escape("-" if value is None else str(value))
 
 
-def _findings(findings: pl.DataFrame) -> str:
+def _findings(findings: pl.DataFrame, per_rule: int) -> str:
     if findings.is_empty():
         return "<h2>Rule findings</h2><p>No rule fired.</p>"
     summary = (
@@ -150,8 +151,8 @@ def _findings(findings: pl.DataFrame) -> str:
         out.append(f"<tr><td><code>{escape(rule)}</code></td><td class='{escape(severity)}'>{escape(severity)}</td>"
                    f"<td class='num'>{rows}</td><td>{escape(message or '')}</td></tr>")
     out.append("</table>")
-    for rule in summary["rule"].unique(maintain_order=True):
-        examples = findings.filter(pl.col("rule") == rule).sort("line").head(EXAMPLES_PER_RULE)
+    for rule in summary["rule"].unique(maintain_order=True) if per_rule else ():
+        examples = findings.filter(pl.col("rule") == rule).sort("line").head(per_rule)
         rows = "".join(
             f"<tr><td class='num'>{line}</td><td>{escape(str(id_))}</td><td>{escape(str(field or ''))}</td>"
             f"<td>{escape(str(value or ''))[:200]}</td><td>{escape(message or '')}</td></tr>"

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from curate import yaml_safe
 from curate.errors import ConfigError
 from curate.resources import data_dir
 from curate.rules.base import Rule
@@ -54,10 +55,7 @@ def pack_path(ref: str, base_dir: Path | None = None) -> Path:
 
 def read_pack(path: Path) -> tuple[list[str], list[Any]]:
     """``(extends, entries)`` of a pack file."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data = yaml_safe.load(path, "rule pack")
     if data is None:
         return [], []
     if isinstance(data, list):

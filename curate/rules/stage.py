@@ -1,7 +1,7 @@
 """Findings other stages emit, registered by name so packs can restate their severity.
 
 The loader reports ``malformed_json``, ``invalid_utf8``, ``wrong_type``, ``missing_field``; the
-vocabulary stage reports ``unknown_label`` and ``no_labels``; task kinds report
+vocabulary stage reports ``unknown_label``, ``empty_label``, ``label_whitespace`` and ``no_labels``; task kinds report
 ``unparseable_answer`` and ``multiple_labels``. These rules evaluate nothing; use
 :func:`curate.rules.restate_findings` to apply a pack's severities and ``enabled: false`` to them.
 """
@@ -54,6 +54,20 @@ class MultipleLabels(StageRule):
     name = "multiple_labels"
     field = LABELS
     message = "a single-label task's row carries several labels"
+
+
+class EmptyLabel(StageRule):
+    name = "empty_label"
+    severity_default = WARN
+    field = LABELS
+    message = "a null or blank label id was dropped"
+
+
+class LabelWhitespace(StageRule):
+    name = "label_whitespace"
+    severity_default = WARN
+    field = LABELS
+    message = "a label id had surrounding whitespace and was trimmed"
 
 
 class NoLabels(StageRule):

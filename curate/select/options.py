@@ -18,7 +18,7 @@ from curate.options import Param, parse_options
 METHODS = ("curate", "skmultilearn")
 SPLIT_PARAMS = (
     Param("validation", (int, float), low=0),
-    Param("seed", int, 0),
+    Param("seed", int, 0, low=0),
     Param("order", int, 1, choices=(1, 2)),
     Param("method", str, "curate", choices=METHODS),
     Param("production", int, 0, low=0),
@@ -30,7 +30,7 @@ BALANCE_PARAMS = (
     Param("strategy", str, "uniform", choices=STRATEGIES),
     Param("cap", int, None, low=1, nullable=True),
     Param("min_per_label", int, 0, low=0),
-    Param("seed", int, 0),
+    Param("seed", int, 0, low=0),
     Param("by", str, None, nullable=True),  # a category field to balance on (default: the labels)
 )
 
