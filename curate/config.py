@@ -23,7 +23,7 @@ from curate.io.source import SourceSpec
 from curate.kinds import Kind, get_kind, kind_from_config
 from curate.options import Param, parse_options
 
-SECTIONS = ("source", "labels", "answer", "rules", "balance", "split", "export", "dryrun", "report")
+SECTIONS = ("source", "labels", "answer", "rules", "difficulty", "balance", "split", "export", "dryrun", "report")
 TEMPLATE_SUFFIXES = (".md", ".txt", ".j2", ".jinja", ".jinja2")
 
 EXPORT_PARAMS = (
@@ -71,6 +71,7 @@ class PipelineConfig:
     balance: dict[str, Any] | None = None
     split: dict[str, Any] = field(default_factory=dict)
     dryrun: dict[str, Any] | None = None
+    difficulty: dict[str, Any] | None = None  # the difficulty stage (curate.difficulty)
     report: dict[str, Any] = field(default_factory=dict)  # checked against REPORT_PARAMS
     resolved: dict[str, Any] = field(default_factory=dict)  # the mapping as run, for the manifest
     where: str = ""
@@ -123,7 +124,7 @@ def _check(mapping: dict[str, Any], base: Path, where: str) -> PipelineConfig:
     if not isinstance(rules, list) or not all(isinstance(r, str | dict) for r in rules):
         raise ConfigError(f"{where}rules: expected a list of rule pack names, paths or rule entries")
     sections = {}
-    for name in ("labels", "balance", "split", "dryrun", "report"):
+    for name in ("labels", "balance", "split", "dryrun", "report", "difficulty"):
         value = mapping.get(name)
         if value is not None and not isinstance(value, dict):
             raise ConfigError(f"{where}the {name!r} section must be a mapping; got {type(value).__name__}")
@@ -132,7 +133,7 @@ def _check(mapping: dict[str, Any], base: Path, where: str) -> PipelineConfig:
     return PipelineConfig(
         base_dir=base, source=source, export=export, kind=kind, labels=sections["labels"], rules=tuple(rules),
         balance=sections["balance"], split=sections["split"] or {}, dryrun=sections["dryrun"], report=report,
-        resolved=_resolved(mapping, source, export), where=where,
+        difficulty=sections["difficulty"], resolved=_resolved(mapping, source, export), where=where,
     )
 
 

@@ -25,7 +25,7 @@ import polars as pl
 
 from curate.config import PipelineConfig, category_column, category_fields, load_config
 from curate.diagnose import explain_all_rejected
-from curate.errors import CurateError, ExportError, SelectionError
+from curate.errors import ConfigError, CurateError, ExportError, SelectionError
 from curate.export.base import SPLIT_FILES, ExportBundle, get_target
 from curate.export.bundle import build_bundle
 from curate.export.templates import check_template
@@ -107,6 +107,7 @@ class _Run:
         self.folder = OutFolder(self.out, protect=self._inputs(), where=f"{self.cfg.where}export.out")
         self.hooks = dict(pipeline.hooks)
         self.rule_warnings: list[dict[str, Any]] = []  # data-relative rules that rejected many rows
+        self.difficulty: tuple[Any, tuple[float, float]] | None = None  # (DifficultyResult, keep band)
         if self.cfg.dryrun is not None:
             from curate.dryrun import dryrun_hook
 
@@ -141,6 +142,9 @@ class _Run:
         self._check_templates()
         self._check_sections()
         grader = self._grader()
+        difficulty_opts = self._difficulty_options()
+        if balance_opts and balance_opts.get("by_difficulty") and difficulty_opts is None:
+            raise ConfigError(f"{cfg.where}balance: by_difficulty needs a difficulty: section")
 
         frame, findings, input_rows, class_names = self._load()
         pool, findings, groups = self._check(frame, findings, class_names)
@@ -154,19 +158,39 @@ class _Run:
             class_names = tuple(sorted(set(pool[LABEL_NAMES].explode().drop_nulls().to_list())))
         labels = {"pool": pool.select(LABEL_NAMES)}
         kind = cfg.kind
+        bundle_for = lambda frames: build_bundle(  # noqa: E731  (the export's prompts, for every stage)
+            frames, label_names=class_names, developer=cfg.export.developer, user=cfg.export.user,
+            answer_key=cfg.export.answer_key, passthrough=cfg.export.passthrough, grader=grader,
+            options=cfg.export.options, kind=kind, response_format=cfg.export.response_format,
+        )
+        difficulty = None
+        if difficulty_opts is not None:
+            from curate.difficulty import run_difficulty
+
+            self.say(f"sampling {difficulty_opts['model']} on {pool.height} candidate items (difficulty)")
+            difficulty = run_difficulty(pool, difficulty_opts, bundle_for=lambda f: bundle_for({"train": f}),
+                                        grader=grader, out_dir=self.out, say=self.say)
+            pool, findings = difficulty.pool, concat_findings([findings, difficulty.findings])
+            self.difficulty = (difficulty, difficulty_opts["keep"])
+            if pool.is_empty():  # account for every row, then say why nothing is left
+                self._write(target, None, lambda: _ledger(ids, findings, {}, input_rows, difficulty), findings,
+                            labels, {"difficulty": difficulty.summary})
+                raise SelectionError(
+                    f"difficulty: none of the {difficulty.summary['items']} sampled items has a mean score in the "
+                    f"keep band {list(difficulty_opts['keep'])} ({difficulty.summary['too_easy']} too easy, "
+                    f"{difficulty.summary['too_hard']} too hard); widen difficulty.keep or change the model"
+                )
 
         splits, extra = self._place(pool, balance_opts, split_opts, groups, labels)
+        if difficulty is not None:
+            extra["difficulty"] = difficulty.summary
         if self.rule_warnings:
             extra["rule_warnings"] = self.rule_warnings
         del pool
         self.event("after_split", splits=splits, findings=findings)
 
         self.say(f"exporting with target {target.name}")
-        bundle = build_bundle(
-            splits, label_names=class_names, developer=cfg.export.developer, user=cfg.export.user,
-            answer_key=cfg.export.answer_key, passthrough=cfg.export.passthrough, grader=grader,
-            options=cfg.export.options, kind=kind, response_format=cfg.export.response_format,
-        )
+        bundle = bundle_for(splits)
         for split_name, frame in bundle.splits.items():
             _boundary(frame.with_row_index("line", offset=1), kind.schema_stages["export"], fatal=True,
                       what=SPLIT_FILES[split_name])
@@ -175,7 +199,7 @@ class _Run:
         del splits
         extra["export"] = {"target": target.name, "kind": kind.name, "answer_key": cfg.export.answer_key,
                            "warnings": self._lint(target, bundle)}
-        manifest, ledger = self._write(target, bundle, lambda: build_ledger(ids, findings, placed, input_rows),
+        manifest, ledger = self._write(target, bundle, lambda: _ledger(ids, findings, placed, input_rows, difficulty),
                                        findings, labels, extra)
         self.say(f"wrote {self.out}")
         result = RunResult(self.out, manifest, ledger, findings, bundle)
@@ -245,6 +269,13 @@ class _Run:
         extra["split"] = split.quality
         return splits, extra
 
+    def _difficulty_options(self) -> dict[str, Any] | None:
+        if self.cfg.difficulty is None:
+            return None
+        from curate.difficulty import difficulty_options
+
+        return difficulty_options(self.cfg.difficulty, self.cfg.where)
+
     def _check_templates(self) -> None:
         """Fail before any work if a prompt template names a field the records will not have."""
         export = self.cfg.export
@@ -269,7 +300,13 @@ class _Run:
             return pool, pool.clear(), {}
         from curate.select import balance as balance_stage
 
-        result = balance_stage.select_balanced(self._strata(pool, opts.get("by")), opts)
+        strata = self._strata(pool, opts.get("by"))
+        if opts.get("by_difficulty") and self.difficulty is not None:
+            from curate.difficulty import with_band_labels
+
+            strata = with_band_labels(strata, pool[LINE], self.difficulty[0].columns, self.difficulty[1],
+                                      opts["by_difficulty"])
+        result = balance_stage.select_balanced(strata, opts)
         mask = np.zeros(pool.height, dtype=bool)
         mask[result.indices] = True
         keep = pl.Series(mask)
@@ -377,6 +414,16 @@ def export_warnings(findings: pl.DataFrame) -> list[dict[str, Any]]:
         out.append({"rule": rule[0], "message": group["message"][0], "rows": rows.height,
                     "first_line": int(rows["line"].min()) if rows.height else None})
     return out
+
+
+def _ledger(ids: pl.DataFrame, findings: pl.DataFrame, placed: Mapping[str, pl.Series], input_rows: int,
+            difficulty: Any) -> pl.DataFrame:
+    ledger = build_ledger(ids, findings, placed, input_rows)
+    if difficulty is None:
+        return ledger
+    from curate.difficulty import with_columns
+
+    return with_columns(ledger, difficulty.columns)
 
 
 def _preload(*modules: str) -> None:

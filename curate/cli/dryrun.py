@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
     @app.command("dryrun")
     def dryrun(
         out_dir: Annotated[Path, typer.Argument(help="Export folder (train.jsonl, grader.json, ...).")],
-        model: Annotated[str, typer.Option(help="Model to sample, e.g. o4-mini.")],
+        model: Annotated[str | None, typer.Option(help="Model to sample, e.g. o4-mini (not needed with --selftest-only).")] = None,
         grader: Annotated[str | None, typer.Option(help="Grader JSON file or preset name (default: OUT_DIR/grader.json).")] = None,
         base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1.")] = None,
         samples: Annotated[int, typer.Option(min=1, help="Samples per item.")] = 5,
@@ -67,19 +67,24 @@ def register(app: typer.Typer) -> None:
         grader_workers: Annotated[int, typer.Option(min=0, help="Grader worker processes (0: grade in this process).")] = 2,
         mark_ledger: Annotated[bool, typer.Option(help="Mark suspected label errors in ledger.parquet.")] = True,
         progress: Annotated[bool | None, typer.Option(help="Progress bar (default: when stderr is a terminal).")] = None,
+        selftest_only: Annotated[bool, typer.Option(help="Grader self-test and audit only, offline: no model, no key.")] = False,
     ) -> None:
         """Grader self-test and baseline variance study; exit 1 on a no-go verdict."""
         from curate.dryrun import NO_GO, run_dryrun
         from curate.io.outdir import OutLock
 
+        if model is None and not selftest_only:
+            typer.echo("curate dryrun: --model is required (or --selftest-only for the offline grader checks)", err=True)
+            raise typer.Exit(2)
         try:
             with OutLock(out_dir):  # a run swapping the folder in meanwhile would mix two runs' files
                 report = run_dryrun(
-                    out_dir, model=model, grader=grader, base_url=base_url, samples=samples, split=split,
+                    out_dir, model=model or "", grader=grader, base_url=base_url, samples=samples, split=split,
                     reasoning_effort=reasoning_effort, temperature=temperature,
                     max_completion_tokens=max_completion_tokens, concurrency=concurrency, limit=limit,
                     api_key_env=api_key_env, timeout=timeout, max_retries=max_retries,
                     workers=grader_workers, mark_ledger=mark_ledger, progress=progress,
+                    selftest_only=selftest_only,
                 )
         except CurateError as exc:
             typer.echo(f"curate dryrun: {exc}", err=True)

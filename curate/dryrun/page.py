@@ -105,6 +105,11 @@ def render_html(report: Mapping[str, Any]) -> str:
     if selftest.get("malformed"):
         out.append(_table(["malformed output", "score", "valid"],
                           [(m["case"], m["score"], "yes" if m["valid"] else "NO") for m in selftest["malformed"]]))
+    audit = selftest.get("audit") or {}
+    if audit.get("cases"):
+        out.append("<h2>Grader audit</h2><p>Answers a grader must not reward with its maximum.</p>" + _table(
+            ["answer", "items", "mean score", "at the maximum"],
+            [(c["what"], c["checked"], c["mean_score"], len(c["at_max"])) for c in audit["cases"]]))
     suspects = summary.get("suspect_labels") or []
     out.append(f"<h2>Suspected label errors ({len(suspects)})</h2><p>Items that scored the minimum on every "
                "sample: too hard, or a wrong reference. Marked <code>suspect_label</code> in the ledger.</p>")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curate.dryrun.audit import audit_grader
 from curate.dryrun.cache import CACHE_DIR, ResponseCache, request_key
 from curate.dryrun.client import (
     ClientSettings,
@@ -136,8 +137,11 @@ def run_dryrun(
     workers: int = 2,
     mark_ledger: bool = True,
     progress: bool | None = None,
+    selftest_only: bool = False,
 ) -> DryRunReport:
     """Run the dry run on an export folder and write ``dryrun.json`` and ``dryrun.html`` there.
+
+    ``selftest_only`` runs the grader self-test and audit only: no model, no key, no request.
 
     Raises :class:`curate.dryrun.EndpointError` when the endpoint cannot be used (responses
     received so far stay cached) and :class:`curate.errors.ConfigError` for a bad folder or grader.
@@ -168,8 +172,10 @@ def run_dryrun(
     with open_grader(spec, workers=workers) as graded:
         sandbox = graded.protections
         selftest = self_test(graded, items, answer, low_high)
+        selftest["audit"] = audit_grader(graded, items, answer, low_high)
+        warnings += selftest["audit"]["warnings"]
         clock.lap("selftest")
-        if selftest["passed"]:
+        if selftest["passed"] and not selftest_only:
             requests = [
                 SampleRequest(i, str(item["id"]), s, item["messages"],
                               request_key(model, item["messages"], fmt, params, s))
@@ -188,6 +194,8 @@ def run_dryrun(
                         off_schema=off_schema, responses=len(records))
     if not selftest["passed"]:
         summary["reasons"].append("no samples were drawn: fix the grader first")
+    elif selftest_only:
+        summary["verdict"], summary["reasons"] = "caution", ["self-test only: no model was sampled"]
     if mark_ledger and rows:
         mark_suspects(out, studied=[r["id"] for r in rows], suspects=summary["suspect_labels"])
     report = DryRunReport(

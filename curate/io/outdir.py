@@ -43,7 +43,7 @@ from curate.errors import ConfigError, CurateError, ExportError
 KEEP = (".dryrun-cache",)  # belongs to the folder, not to one run: carried into the new folder
 REPORTS = ("manifest.json", "dryrun.json", "dryrun.html")  # written into the folder by a run or dry run
 CORE_OUTPUTS = ("train.jsonl", "valid.jsonl", "valid_production.jsonl", "rejected.jsonl", "ledger.parquet",
-                "report.html", "response_format.json", "grader.json")
+                "findings.parquet", "report.html", "response_format.json", "grader.json")
 _LEGACY_TEMP = ".curate-tmp-"  # temporaries of earlier versions, written inside the folder
 
 

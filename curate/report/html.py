@@ -40,6 +40,7 @@ def render_report(
         _rule_warnings(manifest),
         _labels(label_series),
         _quality(manifest),
+        _difficulty(manifest),
         _export(manifest),
         _findings(findings, examples),
         _files(manifest),
@@ -115,6 +116,35 @@ def _quality(manifest: Mapping[str, Any]) -> str:
         for name, labels in missing.items():
             out.append(f"<p class='warn'>labels with no row in {escape(name)}: {escape(', '.join(labels))}</p>")
     return ("<h2>Balance and split</h2>" + "".join(out)) if out else ""
+
+
+def _difficulty(manifest: Mapping[str, Any]) -> str:
+    """The difficulty stage: kept / too easy / too hard, histogram of item means, per label, grader audit."""
+    d = manifest.get("difficulty")
+    if not d:
+        return ""
+    lo, hi = d["keep"]
+    out = [f"<h2>Difficulty (baseline pass rate)</h2><p>{d['items']} items sampled {d['samples']} times; kept "
+           f"{d['kept']} with a mean in [{lo:g}, {hi:g}], {d['too_easy']} too easy, {d['too_hard']} too hard, "
+           f"{d['no_signal']} with no signal (every sample scored the same). Requests sent {d['requests_sent']}"
+           + (f", saved by adaptive sampling {d['requests_saved']} of {d['samples_fixed_n']}" if d.get("adaptive") else "")
+           + ".</p>"]
+    hist = d.get("histogram") or {}
+    bins = int(hist.get("bins") or 0)
+    if bins:
+        names = [f"{i / bins:.1f}-{(i + 1) / bins:.1f}" for i in range(bins)]
+        out.append(grouped_bars(names, {"pool": dict(zip(names, hist["before"], strict=True)),
+                                        "train": dict(zip(names, hist["after"], strict=True))},
+                                title="item mean score: before (grey) and kept (blue)"))
+    rows = d.get("by_label") or []
+    if rows:
+        head = "".join(f"<th>{h}</th>" for h in ("label", "items", "mean before", "mean kept", "kept", "too easy",
+                                                 "too hard"))
+        body = "".join("<tr>" + "".join(f"<td>{_fmt(r[k])}</td>" for k in (
+            "label", "items", "mean_before", "mean_after", "kept", "too_easy", "too_hard")) + "</tr>" for r in rows)
+        out.append(f"<table><tr>{head}</tr>{body}</table>")
+    out.extend(f"<p class='warn'>{escape(str(w))}</p>" for w in d.get("grader_audit") or [])
+    return "\n".join(out)
 
 
 def _export(manifest: Mapping[str, Any]) -> str:

@@ -32,6 +32,7 @@ BALANCE_PARAMS = (
     Param("min_per_label", int, 0, low=0),
     Param("seed", int, 0, low=0),
     Param("by", str, None, nullable=True),  # a category field to balance on (default: the labels)
+    Param("by_difficulty", int, 0, low=0, high=10),  # also even out this many difficulty sub-bands (curate.difficulty)
 )
 
 
