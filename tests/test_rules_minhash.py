@@ -159,3 +159,11 @@ def test_chunked_sketch_equals_the_whole_and_pairs_are_unchanged(monkeypatch):
         for t in (0.5, 0.8, 0.9):
             got = near_duplicate_pairs(docs, threshold=t)
             assert {(a, b) for a, b, _ in got.rows()} == set(expected[t]), (chunk, t)
+
+
+def test_normalise_skips_only_texts_nfkc_leaves_alone():
+    from curate.rules.minhash import normalise
+
+    xs = planted() + ["ＦＵＬＬ width", None, "e\u0301cole", "ﬁne", "İstanbul", "x²", "Ｉ ａｍ"]
+    expected = pl.Series(xs).fill_null("").str.normalize("NFKC").str.to_lowercase()
+    assert normalise(pl.Series(xs)).to_list() == expected.to_list()
