@@ -62,11 +62,20 @@ class Profile:
     sampled: bool
     fields: tuple[FieldProfile, ...]
     guess: dict[str, Any]
+    files: tuple[str, ...] = ()  # several inputs (a list, glob or folder): each file read, in order
+    given: tuple[str, ...] = ()  # several inputs: the paths as given (a starter's source.path)
 
 
-def inspect_file(path: str | Path, *, fmt: str | None = None, sample: int = SAMPLE_ROWS) -> Profile:
-    """Profile the first ``sample`` rows of ``path`` (JSONL, JSON, CSV/TSV, Parquet, a saved dataset)."""
-    path = Path(path)
+def inspect_file(path: str | Path | list[str | Path], *, fmt: str | None = None, sample: int = SAMPLE_ROWS) -> Profile:
+    """Profile the first ``sample`` rows of ``path`` (JSONL, JSON, CSV/TSV, Parquet, a saved dataset),
+    or of several files: a list, a glob or a folder, read as ``source.path`` reads them."""
+    from curate.io.expand import expand_inputs
+
+    given = [str(p) for p in path] if isinstance(path, list | tuple) else [str(path)]
+    several = expand_inputs(given if len(given) > 1 else given[0], fmt, None, None)
+    if several is not None:
+        return _inspect_several(several, given, sample)
+    path = Path(given[0])
     if not path.exists():
         raise SourceError(f"{path}: no such file")
     fmt = fmt or detect_format(path)
@@ -74,6 +83,26 @@ def inspect_file(path: str | Path, *, fmt: str | None = None, sample: int = SAMP
     flat = _flatten(frame)
     fields = tuple(_profile(flat[name]) for name in flat.columns)
     return Profile(path, fmt, flat.height, sampled, fields, _guess(fields, flat.height))
+
+
+def _inspect_several(several: Any, given: list[str], sample: int) -> Profile:
+    """Profile the first ``sample`` rows of the files in reading order."""
+    frames, sampled = [], False
+    for entry in several.inputs:
+        if sum(f.height for f in frames) >= sample:
+            sampled = True
+            break
+        frame, cut = _read_sample(entry.path, entry.format, sample - sum(f.height for f in frames))
+        frames.append(frame)
+        sampled = sampled or cut
+    try:
+        frame = pl.concat(frames, how="diagonal_relaxed")
+    except pl.exceptions.PolarsError as exc:
+        raise SourceError(f"{given[0]}: the files' fields do not fit one table ({str(exc).splitlines()[0]})") from None
+    flat = _flatten(frame)
+    fields = tuple(_profile(flat[name]) for name in flat.columns)
+    return Profile(Path(given[0]), several.format, flat.height, sampled, fields, _guess(fields, flat.height),
+                   files=tuple(i.name for i in several.inputs), given=tuple(given))
 
 
 def _read_sample(path: Path, fmt: str, sample: int) -> tuple[pl.DataFrame, bool]:
@@ -278,7 +307,9 @@ def _answer_kind(f: FieldProfile) -> str:
 
 def render_profile(profile: Profile) -> str:
     """The profile as aligned plain text, one field a line, then the guesses."""
-    head = (f"{profile.path} ({profile.format}): {profile.rows} rows profiled"
+    name = f"{len(profile.given)} paths" if len(profile.given) > 1 else str(profile.path)
+    what = f"{len(profile.files)} files, {profile.files[0]} to {profile.files[-1]}, " if profile.files else ""
+    head = (f"{name} ({what}{profile.format}): {profile.rows} rows profiled"
             f"{' (the first rows only; --sample to change)' if profile.sampled else ''}")
     width = max([len("field"), *(len(f.path) for f in profile.fields)])
     lines = [head, "", f"{'field':<{width}}  {'type':<14} {'filled':>7} {'distinct':>8}  lengths / items   examples"]

@@ -32,18 +32,20 @@ _ID_COLUMNS = ("id", "concept_id", "code", "label_id", "key")
 _NAME_COLUMNS = ("name", "label", "label_en", "title", "term")
 
 
-def write_starter(path: str | Path, *, out: str | Path | None = None, force: bool = False,
+def write_starter(path: str | Path | list[str | Path], *, out: str | Path | None = None, force: bool = False,
                   profile: Profile | None = None) -> Path:
-    """Write the starter pipeline for ``path`` (default ``pipeline.yaml`` beside it); return its path."""
+    """Write the starter pipeline for ``path`` (default ``pipeline.yaml`` beside it; for several
+    files, a glob or a folder, beside the first or the folder); return its path."""
     from curate.io.atomic import write_text_atomic
 
-    path = Path(path)
+    given = path
+    path = Path(path[0] if isinstance(path, list | tuple) else path)
     target = Path(out) if out is not None else path.parent / "pipeline.yaml"
     if target.exists() and not force:
         raise ConfigError(f"{target}: already exists; pass --force to replace it, or --out to write elsewhere")
     if target.resolve() == path.resolve():
         raise ConfigError(f"{target}: that is the data file itself")
-    profile = profile or inspect_file(path)
+    profile = profile or inspect_file(given)
     text = render_starter(profile, relative_to=target.parent)
     write_text_atomic(target, text)
     return target
@@ -58,7 +60,10 @@ def render_starter(profile: Profile, relative_to: Path) -> str:
         raise ConfigError(f"{profile.path}: no labels or answer field recognised; "
                           f"`curate inspect {profile.path}` lists the fields: write source.labels or source.answer")
     source: dict[str, Any] = {"path": _relative(profile.path, relative_to)}
-    if profile.format not in ("jsonl", "csv", "parquet", "json") or profile.path.suffix.lower() not in (
+    if profile.given:  # several inputs: the list, glob or folder as given, each file by its own suffix
+        paths = [_relative(Path(p), relative_to) for p in profile.given]
+        source["path"] = paths if len(paths) > 1 else paths[0]
+    elif profile.format not in ("jsonl", "csv", "parquet", "json") or profile.path.suffix.lower() not in (
             ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".pq"):
         source["format"] = profile.format
     if g.get("id"):
@@ -68,7 +73,7 @@ def render_starter(profile: Profile, relative_to: Path) -> str:
     if g.get("labels"):
         source["labels"] = g["labels"]
         labels: dict[str, Any] = {}
-        vocab = find_vocabulary(profile.path.parent, exclude=profile.path)
+        vocab = None if profile.given else find_vocabulary(profile.path.parent, exclude=profile.path)
         if vocab is not None:
             labels.update({"vocabulary": _relative(vocab[0], relative_to), "id": vocab[1], "name": vocab[2]})
         if g.get("single"):

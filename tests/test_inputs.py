@@ -236,3 +236,31 @@ def test_hugging_face_splits_all_or_a_list(tmp_path):
     files = result.manifest["source"]["files"]
     assert [(f["split"], f["rows"]) for f in files] == [("train", 3), ("validation", 1), ("test", 2)]
     assert "sha256" not in files[0]  # a saved dataset is a folder
+
+
+def test_inspect_and_init_take_a_folder_a_glob_or_several_files(tmp_path):
+    from curate.profiling import inspect_file, render_profile
+
+    shutil.copytree(FOLDS, tmp_path / "data")
+    profile = inspect_file(tmp_path / "data")
+    assert profile.files == tuple(str(tmp_path / "data" / name) for name in ORDER)
+    assert profile.rows == 47 + 48 + 50 + 53 and profile.guess["text"] == "text" and profile.guess["labels"] == "intents"
+    assert render_profile(profile).splitlines()[0].startswith(f"{tmp_path / 'data'} (4 files, ")
+    capped = inspect_file(str(tmp_path / "data" / "fold1*.json"), sample=60)
+    assert (capped.rows, capped.sampled, len(capped.files)) == (60, True, 2)
+    # `curate init data/fold*.json` unquoted: the shell gives several paths, the starter lists them
+    done = subprocess.run([sys.executable, "-m", "curate", "init", "data/fold0.json", "data/fold2.json"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    import yaml
+
+    starter = yaml.safe_load((tmp_path / "data" / "pipeline.yaml").read_text())  # beside the first file
+    assert starter["source"]["path"] == ["fold0.json", "fold2.json"]
+    done = subprocess.run([sys.executable, "-m", "curate", "init", "data", "--force"], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert yaml.safe_load((tmp_path / "pipeline.yaml").read_text())["source"]["path"] == "data"
+    done = cli("run", str(tmp_path / "pipeline.yaml"))
+    assert done.returncode == 0, done.stderr
+    ledger = pl.read_parquet(tmp_path / "out" / "ledger.parquet")
+    assert ledger.height == 198 and ledger["file"].unique().sort().to_list() == [f"data/{n}" for n in ORDER]

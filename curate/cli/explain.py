@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
 
 def explain_command(
     out: Annotated[Path, typer.Argument(help="A run's output folder (export.out).")],
-    row: Annotated[str, typer.Argument(help="A 1-based source line number, or a row id.")],
+    row: Annotated[str, typer.Argument(help="A 1-based source line number, a row id, or FILE:LINE (several inputs).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the explanation as JSON.")] = False,
 ) -> None:
     """Print one input row's journey: its findings, the rows it was paired with, where it ended."""

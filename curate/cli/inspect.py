@@ -18,7 +18,8 @@ def register(app: typer.Typer) -> None:
 
 
 def inspect_command(
-    file: Annotated[Path, typer.Argument(help="A raw file: JSONL, JSON, CSV/TSV, Parquet or a saved dataset folder.")],
+    files: Annotated[list[Path], typer.Argument(help="A raw file: JSONL, JSON, CSV/TSV, Parquet or a saved dataset "
+                                                      "folder; or several files, a quoted glob or a folder of files.")],
     fmt: Annotated[str | None, typer.Option("--format", help="Read as this format (default: from the suffix).")] = None,
     sample: Annotated[int, typer.Option(help="Profile at most this many rows.", min=1)] = 10_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print the profile as JSON.")] = False,
@@ -29,7 +30,7 @@ def inspect_command(
     from curate.profiling import inspect_file, render_profile
 
     try:
-        profile = inspect_file(file, fmt=fmt, sample=sample)
+        profile = inspect_file(files, fmt=fmt, sample=sample)
     except CurateError as exc:
         fail(str(exc))
     if as_json:
@@ -41,18 +42,19 @@ def inspect_command(
 
 
 def init_command(
-    file: Annotated[Path, typer.Argument(help="The raw file the pipeline will read.")],
+    files: Annotated[list[Path], typer.Argument(help="The raw file the pipeline will read (or several files, a "
+                                                      "quoted glob or a folder of files).")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write (default: pipeline.yaml beside FILE).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing pipeline file.")] = False,
     fmt: Annotated[str | None, typer.Option("--format", help="Read as this format (default: from the suffix).")] = None,
 ) -> None:
-    """Write a commented starter pipeline.yaml for FILE, guessing its id, text, labels or answer."""
+    """Write a commented starter pipeline.yaml for FILES, guessing its id, text, labels or answer."""
     from curate.errors import CurateError
     from curate.profiling import inspect_file
     from curate.starter import write_starter
 
     try:
-        written = write_starter(file, out=out, force=force, profile=inspect_file(file, fmt=fmt))
+        written = write_starter(files, out=out, force=force, profile=inspect_file(files, fmt=fmt))
     except CurateError as exc:
         fail(str(exc))
     typer.echo(f"wrote {written}: check its guesses, then run: curate run {written}")
