@@ -373,10 +373,10 @@ class _Run:
         stage = self.folder.stage
         with ThreadPoolExecutor(max_workers=1) as worker:  # on an error here, exit waits for the worker
             exported = worker.submit(_write_target, target, bundle, stage) if bundle is not None else None
-            ledger = self.inputs.annotate(make_ledger())  # several inputs: + file, file_line
+            ledger, findings = self.inputs.annotate(make_ledger()), self.inputs.annotate(findings)  # + file, file_line
             ledger.write_parquet(stage / "ledger.parquet", statistics=False)
             rejected_rows(ledger, findings).write_ndjson(stage / "rejected.jsonl")
-            self.inputs.annotate(findings).write_parquet(stage / "findings.parquet", statistics=False)
+            findings.write_parquet(stage / "findings.parquet", statistics=False)
             files = {name: _digest(stage / name) for name in ("ledger.parquet", "rejected.jsonl", "findings.parquet")}
             counts = label_counts(labels)
             exported_files = exported.result() if exported else {}  # re-raises the worker's error, if any

@@ -264,3 +264,13 @@ def test_inspect_and_init_take_a_folder_a_glob_or_several_files(tmp_path):
     assert done.returncode == 0, done.stderr
     ledger = pl.read_parquet(tmp_path / "out" / "ledger.parquet")
     assert ledger.height == 198 and ledger["file"].unique().sort().to_list() == [f"data/{n}" for n in ORDER]
+
+
+def test_the_report_lists_the_input_files_and_names_example_rows_by_file(folds_run):
+    root, result = folds_run
+    html = (root / "out" / "report.html").read_text()
+    assert "<h2>Input files</h2>" in html
+    for entry in result.manifest["source"]["files"]:
+        assert f"<td><code>{entry['file']}</code></td><td class='num'>{entry['rows']}</td>" in html
+        assert list(entry["counts"]) == ["train", "valid", "valid_production", "rejected", "unused"]
+    assert "(data/fold15.json:8)</td>" in html

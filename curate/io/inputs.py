@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 
 from curate.errors import LedgerError, SourceError
-from curate.frame import ID, LINE, concat_findings
+from curate.frame import DISPOSITIONS, ID, LINE, concat_findings
 from curate.io.load import Loaded, load_records
 from curate.io.source import SourceSpec
 from curate.kinds.base import Kind
@@ -104,7 +104,8 @@ class Inputs:
         out = []
         for origin in self.files:
             mine = counts.filter(pl.col(FILE) == origin.name)
-            found = {d: int(n) for _, d, n in mine.sort("disposition").iter_rows()}
+            got = {d: int(n) for _, d, n in mine.iter_rows()}
+            found = {d: got.get(d, 0) for d in DISPOSITIONS}  # every disposition, in the manifest's order
             if sum(found.values()) != origin.rows:
                 raise LedgerError(f"{origin.name}: the ledger holds {sum(found.values())} of its {origin.rows} rows")
             entry: dict[str, Any] = {"file": origin.name, "path": str(origin.path), "format": origin.format}

@@ -37,6 +37,7 @@ def render_report(
         f"<p>curate {escape(str(manifest.get('curate_version', '')))} &middot; seed "
         f"{escape(str(manifest.get('seed')))} &middot; {manifest['input_rows']} input rows</p>",
         _counts(manifest),
+        *([_inputs(manifest["source"]["files"])] if (manifest.get("source") or {}).get("files") else []),
         _rule_warnings(manifest),
         _labels(label_series),
         _quality(manifest),
@@ -47,6 +48,15 @@ def render_report(
         "</body></html>\n",
     ]
     return "\n".join(parts)
+
+
+def _inputs(files: list[Mapping[str, Any]]) -> str:
+    """A source of several inputs: where each file's rows went (``manifest["source"]["files"]``)."""
+    kinds = list(dict.fromkeys(d for f in files for d, n in f["counts"].items() if n))
+    head = "".join(f"<th>{escape(k)}</th>" for k in kinds)
+    rows = "".join(f"<tr><td><code>{escape(f['file'])}</code></td><td class='num'>{f['rows']}</td>"
+                   + "".join(f"<td class='num'>{f['counts'].get(k, 0)}</td>" for k in kinds) + "</tr>" for f in files)
+    return f"<h2>Input files</h2><table><tr><th>file</th><th>rows</th>{head}</tr>{rows}</table>"
 
 
 def _counts(manifest: Mapping[str, Any]) -> str:
@@ -183,10 +193,12 @@ def _findings(findings: pl.DataFrame, per_rule: int) -> str:
     out.append("</table>")
     for rule in summary["rule"].unique(maintain_order=True) if per_rule else ():
         examples = findings.filter(pl.col("rule") == rule).sort("line").head(per_rule)
+        at = (pl.format("{} ({}:{})", "line", "file", "file_line") if "file" in findings.columns  # several inputs
+              else pl.col("line").cast(pl.String))
         rows = "".join(
-            f"<tr><td class='num'>{line}</td><td>{escape(str(id_))}</td><td>{escape(str(field or ''))}</td>"
+            f"<tr><td class='num'>{escape(line)}</td><td>{escape(str(id_))}</td><td>{escape(str(field or ''))}</td>"
             f"<td>{escape(str(value or ''))[:200]}</td><td>{escape(message or '')}</td></tr>"
-            for line, id_, field, value, message in examples.select("line", "id", "field", "value", "message").iter_rows()
+            for line, id_, field, value, message in examples.select(at, "id", "field", "value", "message").iter_rows()
         )
         out.append(f"<details><summary>Examples of <code>{escape(rule)}</code></summary><table><tr><th>line</th>"
                    f"<th>id</th><th>field</th><th>value</th><th>message</th></tr>{rows}</table></details>")
