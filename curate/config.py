@@ -218,5 +218,7 @@ def _resolved(mapping: dict[str, Any], source: SourceSpec, export: ExportConfig)
     out = copy.deepcopy(mapping)
     path = str(source.path) if source.given is None else source.given  # several inputs: as given, resolved
     out["source"] = {**out["source"], "path": list(path) if isinstance(path, tuple) else path, "format": source.format}
+    if source.format == "mixed":  # files of several formats: each read by its suffix, as configured
+        out["source"].pop("format")
     out["export"] = {**out["export"], "out": str(export.out), "target": export.target}
     return out

@@ -274,3 +274,22 @@ def test_the_report_lists_the_input_files_and_names_example_rows_by_file(folds_r
         assert f"<td><code>{entry['file']}</code></td><td class='num'>{entry['rows']}</td>" in html
         assert list(entry["counts"]) == ["train", "valid", "valid_production", "rejected", "unused"]
     assert "(data/fold15.json:8)</td>" in html
+
+
+def test_messages_naming_another_row_name_its_file_and_nothing_else_changes():
+    from curate.frame import as_findings
+    from curate.io.inputs import Inputs, Origin
+
+    inputs = Inputs((Origin("a.jsonl", Path("a.jsonl"), "jsonl", None, 0, 3),
+                     Origin("b.csv", Path("b.csv"), "csv", None, 4, 2)), several=True)
+    messages = ["same text and labels as line 2", "id is shared by 2 rows with 2 different contents (first at line 6)",
+                "near-duplicate of line 5 (Jaccard >= 0.8)", "label 'line 5' is not in the vocabulary", "text is empty"]
+    found = as_findings(pl.DataFrame({"line": [6, 3, 6, 1, 2], "rule": ["r"] * 5, "message": messages}))
+    assert inputs.name_lines(found)["message"].to_list() == [
+        "same text and labels as line 2 (a.jsonl:2)",
+        "id is shared by 2 rows with 2 different contents (first at line 6 (b.csv:2))",
+        "near-duplicate of line 5 (b.csv:1) (Jaccard >= 0.8)", "label 'line 5' is not in the vocabulary", "text is empty"]
+    assert inputs.annotate(found).select("file", "file_line").rows() == [
+        ("b.csv", 2), ("a.jsonl", 3), ("b.csv", 2), ("a.jsonl", 1), ("a.jsonl", 2)]
+    single = Inputs(inputs.files[:1], several=False)
+    assert single.name_lines(found).equals(found) and single.annotate(found).equals(found)

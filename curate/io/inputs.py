@@ -38,7 +38,8 @@ from curate.kinds.base import Kind
 
 FILE = "file"
 FILE_LINE = "file_line"
-_LINE_IN_MESSAGE = r"(?s)^(.*?\bline )(\d+)\b(.*)$"
+# "as line 55", "of line 55", "matches line 55", "at line 55": how rules name the other row of a pair
+_LINE_IN_MESSAGE = r"(?s)^(.*?\b(?:as|of|matches|at) line )(\d+)\b(.*)$"
 
 
 @dataclass(frozen=True)
