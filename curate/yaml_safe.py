@@ -15,12 +15,14 @@ curate.errors.ConfigError: p.yaml:2:7: not valid YAML: expected ',' or '}', but 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from curate.errors import ConfigError
+from curate.io import strict_json
 
 MAX_VALUES = 100_000  # values in a config once aliases are expanded (a real pipeline has < 1,000)
 MAX_DEPTH = 64  # nesting levels
@@ -35,7 +37,7 @@ def read_text(path: str | Path, what: str) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such {what}") from None
+        raise ConfigError(f"{path}: {what} does not exist") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a folder, not a {what}") from None
     except OSError as exc:
@@ -47,6 +49,25 @@ def read_text(path: str | Path, what: str) -> str:
         raise ConfigError(
             f"{path}:{line}: the {what} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
         ) from None
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """Read and parse a JSON configuration file (a grader, a JSON schema) by curate's JSON rules
+    (:mod:`curate.io.strict_json`: no NaN/Infinity, at most 64 levels, a repeated key keeps its first
+    value); every failure is one :class:`ConfigError` line naming the file (and line).
+
+    >>> read_json("nope.json", "grader file")
+    Traceback (most recent call last):
+    ...
+    curate.errors.ConfigError: nope.json: grader file does not exist
+    """
+    text = read_text(path, what)
+    try:
+        return strict_json.loads(text)
+    except strict_json.JsonProblem as exc:
+        decoded = exc.__context__  # the JSONDecodeError behind a syntax error knows the line
+        line = f":{decoded.lineno}" if isinstance(decoded, json.JSONDecodeError) else ""
+        raise ConfigError(f"{path}{line}: the {what} {exc}") from None
 
 
 def load(path: str | Path, what: str = "pipeline file") -> Any:

@@ -28,7 +28,7 @@ def test_run_example_with_overrides(tmp_path):
 def test_errors_are_one_line_without_traceback(tmp_path):
     done = curate("run", str(tmp_path / "missing.yaml"))
     assert done.returncode == 2
-    assert done.stderr.strip() == f"error: {tmp_path / 'missing.yaml'}: no such pipeline file"
+    assert done.stderr.strip() == f"error: {tmp_path / 'missing.yaml'}: pipeline file does not exist"
     (tmp_path / "p.yaml").write_text("source: {path: raw.jsonl}\nexport: {out: out}\n")
     done = curate("run", str(tmp_path / "p.yaml"))
     assert done.returncode == 2 and "raw.jsonl: no such file" in done.stderr and "Traceback" not in done.stderr

@@ -179,6 +179,44 @@ def test_grade_usage_and_config_errors_exit_2(project):
                                                   "-t", "x"))
 
 
+@pytest.mark.parametrize("content, message", [
+    (None, "{path}: {what} does not exist"),
+    ("folder", "{path}: is a folder, not a {what}"),
+    (b'{"a": "\xff"}', "{path}:1: the {what} is not valid UTF-8 (byte 0xff at offset 7)"),
+    ('{\n  "type": "python",\n  "name" "x"\n}', "{path}:3: the {what} is not valid JSON: Expecting ':' delimiter"),
+    ('{"type": "python", "weight": NaN}', "{path}: the {what} holds NaN, which is not valid JSON"),
+    ("[" * 70 + "]" * 70, "{path}: the {what} nests deeper than 64 levels"),
+])
+def test_json_config_files_are_read_one_way(tmp_path, content, message):
+    """The grader file (CLI and export.grader) and answer.schema share one reader: one line each."""
+    from curate.errors import ConfigError
+    from curate.graders import build_grader
+    from curate.kinds import get_kind
+    from curate.yaml_safe import read_json
+
+    path = tmp_path / "g.json"
+    if content == "folder":
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    for prefix, what, read in [
+        ("", "grader file", lambda: read_json(path, "grader file")),
+        ("export.grader: ", "grader file", lambda: build_grader({"path": "g.json"}, base_dir=tmp_path)),
+        ("answer: schema: ", "JSON schema file",
+         lambda: get_kind("json", {"schema": "g.json"}, base_dir=tmp_path, where="answer: ").schema),
+    ]:
+        with pytest.raises(ConfigError) as err:
+            read()
+        assert str(err.value).startswith(prefix + message.format(path=path, what=what)), str(err.value)
+        assert "\n" not in str(err.value)
+    if content is None:  # the command line says the same, exit 2
+        (tmp_path / "item.json").write_text('{"reference_answer": ["a"]}')
+        line = one_line_error(curate("grade", "-g", str(path), "-i", str(tmp_path / "item.json"), "-t", "x"))
+        assert line == f"error: {path}: grader file does not exist"
+
+
 def test_check_names_folders_and_devices(project):
     done = curate("check", str(project))
     assert done.returncode == 1 and f"{project}: not_a_file: is a folder, not a file" in done.stdout + done.stderr

@@ -15,19 +15,9 @@ from typing import Any
 import typer
 
 from curate.errors import CurateError
+from curate.yaml_safe import read_json
 
 grader_app = typer.Typer(help="Build and validate grader JSON.", no_args_is_help=True)
-
-
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CurateError(f"{path}: {what} file does not exist") from None
-    except IsADirectoryError:
-        raise CurateError(f"{path}: is a folder, not a {what} file") from None
-    except ValueError as exc:
-        raise CurateError(f"{path}: not valid JSON ({exc})") from None
 
 
 def _read_line(path: Path, number: int) -> Any:
@@ -99,8 +89,8 @@ def grade(
     if (sample is None) == (text is None):
         raise _fail("give the model output with exactly one of --sample FILE or --text TEXT")
     try:
-        spec = _read_json(grader, "grader")
-        row = _read_json(item, "item") if row_number is None else _read_line(item, row_number)
+        spec = read_json(grader, "grader file")
+        row = read_json(item, "item file") if row_number is None else _read_line(item, row_number)
         if isinstance(row, dict) and set(row) <= {"item", "sample"} and "item" in row:
             row = row["item"]
         if not isinstance(row, dict):
@@ -145,7 +135,7 @@ def validate(
     failed = False
     for path in paths:
         try:
-            spec = _read_json(path, "grader")
+            spec = read_json(path, "grader file")
             validate_grader(spec, local=local)
         except CurateError as exc:
             message = str(exc)

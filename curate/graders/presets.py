@@ -22,6 +22,7 @@ from typing import Any
 from curate.errors import ConfigError
 from curate.graders.validate import METRICS, OPERATIONS, validate_grader
 from curate.options import Param, parse_options
+from curate.yaml_safe import read_json
 
 _COMMON = (
     Param("name", str, None, nullable=True),
@@ -295,11 +296,9 @@ def build_grader(
         path = Path(spec["path"])
         path = path if path.is_absolute() or base_dir is None else Path(base_dir) / path
         try:
-            grader = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"export.grader: grader file {str(path)!r} does not exist") from None
-        except ValueError as exc:
-            raise ConfigError(f"export.grader: {path} is not valid JSON: {exc}") from None
+            grader = read_json(path, "grader file")
+        except ConfigError as exc:
+            raise ConfigError(f"export.grader: {exc}") from None
     elif "preset" in spec:
         preset = spec["preset"]
         if preset not in PRESETS:

@@ -24,6 +24,7 @@ from curate.errors import ConfigError
 from curate.frame import ANSWER, ERROR, findings_for
 from curate.kinds.base import AnswerKind, canonical_json, one_property, unique_map
 from curate.options import Param
+from curate.yaml_safe import read_json
 
 
 def _read(text: str) -> tuple[str | None, str | None]:
@@ -56,11 +57,9 @@ class Json(AnswerKind):
         if self.base_dir is not None and not path.is_absolute():
             path = self.base_dir / path
         try:
-            schema = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{self.where}schema: no such file {path}") from None
-        except ValueError as exc:
-            raise ConfigError(f"{self.where}schema: {path} is not valid JSON ({exc})") from None
+            schema = read_json(path, "JSON schema file")
+        except ConfigError as exc:
+            raise ConfigError(f"{self.where}schema: {exc}") from None
         jsonschema = optional_import("jsonschema", "json", "answer.schema")
         try:
             jsonschema.validators.validator_for(schema).check_schema(schema)
