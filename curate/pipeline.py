@@ -239,7 +239,6 @@ class _Run:
         for warning in self.rule_warnings:
             self.say(f"warning: {warning['message']}")
         findings = concat_findings([restate_findings(findings, cfg.rules, base_dir=cfg.base_dir), rules.findings])
-        findings = self.inputs.name_lines(findings)  # several inputs: "line 57 (fold1.json:8)"
         pool = _without_errors(frame, findings)
         curated = _boundary(pool, kind.schema_stages["curated"])
         if curated.height:
@@ -375,7 +374,7 @@ class _Run:
         stage = self.folder.stage
         with ThreadPoolExecutor(max_workers=1) as worker:  # on an error here, exit waits for the worker
             exported = worker.submit(_write_target, target, bundle, stage) if bundle is not None else None
-            ledger, findings = self.inputs.annotate(make_ledger()), self.inputs.annotate(findings)  # + file, file_line
+            ledger, findings = self.inputs.annotate(make_ledger()), self.inputs.with_files(findings)  # file, file_line
             ledger.write_parquet(stage / "ledger.parquet", statistics=False)
             rejected_rows(ledger, findings).write_ndjson(stage / "rejected.jsonl")
             findings.write_parquet(stage / "findings.parquet", statistics=False)

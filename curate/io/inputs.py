@@ -81,6 +81,10 @@ class Inputs:
         at = frame.columns.index(LINE) + 1
         return frame.insert_column(at, file).insert_column(at + 1, file_line)
 
+    def with_files(self, findings: pl.DataFrame) -> pl.DataFrame:
+        """Findings as a run with several inputs writes them: :meth:`name_lines`, then :meth:`annotate`."""
+        return self.annotate(self.name_lines(findings))
+
     def name_lines(self, findings: pl.DataFrame) -> pl.DataFrame:
         """Messages that name a line name its file too: ``line 57 (fold1.json:8)`` (several inputs only)."""
         if not self.several or findings.is_empty():
