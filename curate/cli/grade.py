@@ -41,6 +41,11 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _from_env(envvar: str, help: str) -> Any:
+    """An optional string option that falls back to the environment variable ``envvar``."""
+    return typer.Option(None, envvar=envvar, help=help)
+
+
 def grade(
     grader: Path = typer.Option(..., "--grader", "-g", help="grader JSON file"),
     item: Path = typer.Option(
@@ -57,22 +62,14 @@ def grade(
     ),
     text: str = typer.Option(None, "--text", "-t", help="the model output text itself"),
     timeout: float = typer.Option(120.0, help="seconds per python grader call"),
-    model_base_url: str = typer.Option(
-        None,
-        envvar="CURATE_GRADER_BASE_URL",
-        help="OpenAI-compatible endpoint for score_model/label_model graders",
+    model_base_url: str = _from_env(
+        "CURATE_GRADER_BASE_URL", "OpenAI-compatible endpoint for score_model/label_model graders"
     ),
-    model_api_key: str = typer.Option(
-        None, envvar="CURATE_GRADER_API_KEY", help="API key for --model-base-url"
+    model_api_key: str = _from_env("CURATE_GRADER_API_KEY", "API key for --model-base-url"),
+    embeddings_base_url: str = _from_env(
+        "CURATE_EMBEDDINGS_BASE_URL", "OpenAI-compatible endpoint for cosine text_similarity graders"
     ),
-    embeddings_base_url: str = typer.Option(
-        None,
-        envvar="CURATE_EMBEDDINGS_BASE_URL",
-        help="OpenAI-compatible endpoint for cosine text_similarity graders",
-    ),
-    embeddings_api_key: str = typer.Option(
-        None, envvar="CURATE_EMBEDDINGS_API_KEY", help="API key for --embeddings-base-url"
-    ),
+    embeddings_api_key: str = _from_env("CURATE_EMBEDDINGS_API_KEY", "API key for --embeddings-base-url"),
     embeddings_model: str = typer.Option(
         None, help="embedding model for cosine (default text-embedding-3-large)"
     ),
