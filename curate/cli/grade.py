@@ -7,6 +7,7 @@ curate grader build multilabel_fbeta --set beta=2 > grader.json
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -15,24 +16,26 @@ from typing import Any
 import typer
 
 from curate.errors import CurateError
-from curate.yaml_safe import read_json
+from curate.io import strict_json
+from curate.yaml_safe import file_error, read_json
 
 grader_app = typer.Typer(help="Build and validate grader JSON.", no_args_is_help=True)
 
 
 def _read_line(path: Path, number: int) -> Any:
+    """The JSON value on line ``number`` of a JSONL item file (read up to that line only)."""
     try:
-        with path.open(encoding="utf-8") as handle:
-            for i, line in enumerate(handle, start=1):
-                if i == number:
-                    return json.loads(line)
-    except FileNotFoundError:
-        raise CurateError(f"{path}: item file does not exist") from None
-    except IsADirectoryError:
-        raise CurateError(f"{path}: is a folder, not an item file") from None
-    except ValueError as exc:
-        raise CurateError(f"{path}:{number}: not valid JSON ({exc})") from None
-    raise CurateError(f"{path} has fewer than {number} lines")
+        with path.open("rb") as handle:
+            raw = next(itertools.islice(handle, number - 1, None), None)
+    except OSError as exc:
+        raise file_error(path, "item file", exc) from None
+    if raw is None:
+        raise CurateError(f"{path} has fewer than {number} lines")
+    try:
+        return strict_json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, strict_json.JsonProblem) as exc:
+        problem = "is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise CurateError(f"{path}:{number}: the item {problem}") from None
 
 
 def _fail(message: str) -> typer.Exit:
