@@ -20,7 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
+from curate.check.read import file_bytes
+from curate.check.view_exprs import NoView, decode_lines
 from curate.errors import SourceError
+from curate.io.strict_json import loads
 
 MANIFEST = "manifest.json"
 
@@ -144,30 +149,71 @@ def prepare(paths: list[Path], explicit: str | None, scratch: Path) -> list[Plan
 
 
 def write_view(path: Path, target: Any, folder: Path) -> Path:
-    """An RFT-row JSONL of ``path`` (JSONL or Parquet) with the same line numbers."""
-    import polars as pl
-
-    from curate.check.read import file_bytes
-    from curate.io.strict_json import loads
-
+    """An RFT-row JSONL of ``path`` (JSONL or Parquet) with the same line numbers: the target's
+    :meth:`~curate.export.base.ExportTarget.rft_view` expression over the whole file, or row by
+    row (:meth:`~curate.export.base.ExportTarget.rft_row`) for a file the expression cannot take."""
     folder.mkdir(parents=True, exist_ok=True)
     view = folder / (path.stem + ".jsonl")
     if (path.parent / "response_format.json").is_file():
         shutil.copy(path.parent / "response_format.json", folder / "response_format.json")
-    lines: list[bytes] = []
-    if path.suffix.lower() == ".parquet":
-        try:
-            rows = pl.read_parquet(path).to_dicts()
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            raise SourceError(f"{path}: cannot read as Parquet ({str(exc).splitlines()[0] if str(exc) else exc})") from None
-        lines = [json.dumps(target.rft_view(r), ensure_ascii=False, default=str).encode() for r in rows]
-    else:
-        for raw in file_bytes(path).splitlines():
-            try:
-                row = loads(raw.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                lines.append(raw)  # the checker reports it at its own line
-                continue
-            lines.append(json.dumps(target.rft_view(row), ensure_ascii=False).encode() if isinstance(row, dict) else raw)
+    parquet = path.suffix.lower() == ".parquet"
+    rows = _read_parquet(path) if parquet else None
+    data = None if parquet else file_bytes(path)
+    try:
+        lines = _parquet_view(rows, target) if rows is not None else _jsonl_view(data, target)
+    except NoView:
+        lines = _rows_view(rows.to_dicts(), target) if rows is not None else _lines_view(data, target)
     view.write_bytes(b"".join(line + b"\n" for line in lines))
     return view
+
+
+def _read_parquet(path: Path) -> pl.DataFrame:
+    try:
+        return pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise SourceError(f"{path}: cannot read as Parquet ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+
+
+def _parquet_view(rows: pl.DataFrame, target: Any) -> list[bytes]:
+    return _encoded(rows.select(target.rft_view(rows)).to_series())
+
+
+def _jsonl_view(data: bytes, target: Any) -> list[bytes]:
+    """The view of JSONL ``data`` by expression: blank lines stay as they are."""
+    raw = data.splitlines()
+    try:
+        text = pl.Series(raw, dtype=pl.Binary).cast(pl.String)
+    except pl.exceptions.PolarsError:  # a line that is not UTF-8: the checker reports it
+        raise NoView("not UTF-8") from None
+    blank = text.str.contains(r"^[ \t\n\r\x0b\x0c]*$")
+    full = text.filter(~blank)
+    if full.is_empty():
+        return raw
+    rows = decode_lines(full)
+    converted = _encoded(rows.select(target.rft_view(rows)).to_series())
+    if not blank.any():
+        return converted
+    out = list(raw)
+    for i, line in zip(blank.not_().arg_true().to_list(), converted, strict=True):
+        out[i] = line
+    return out
+
+
+def _encoded(lines: pl.Series) -> list[bytes]:
+    return lines.cast(pl.Binary).to_list()
+
+
+def _rows_view(rows: list[dict[str, Any]], target: Any) -> list[bytes]:
+    return [json.dumps(target.rft_row(r), ensure_ascii=False, default=str).encode() for r in rows]
+
+
+def _lines_view(data: bytes, target: Any) -> list[bytes]:
+    lines: list[bytes] = []
+    for raw in data.splitlines():
+        try:
+            row = loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            lines.append(raw)  # the checker reports it at its own line
+            continue
+        lines.append(json.dumps(target.rft_row(row), ensure_ascii=False).encode() if isinstance(row, dict) else raw)
+    return lines

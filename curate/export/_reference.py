@@ -65,9 +65,11 @@ def dtype_fits(expected: pl.DataType | None, dtype: pl.DataType) -> bool:
     return False
 
 
-def json_text(column: str) -> pl.Expr:
-    """A column's values as compact JSON text (``null`` for nulls), built without a Python loop."""
-    wrapped = pl.struct(pl.col(column).alias("v")).struct.json_encode()
+def json_text(column: str | pl.Expr) -> pl.Expr:
+    """A column's (or an expression's) values as compact JSON text (``null`` for nulls), built
+    without a Python loop."""
+    value = pl.col(column) if isinstance(column, str) else column
+    wrapped = pl.struct(value.alias("v")).struct.json_encode()
     return wrapped.str.strip_prefix('{"v":').str.strip_suffix("}")
 
 

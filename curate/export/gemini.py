@@ -67,8 +67,13 @@ class GeminiRL(ExportTarget):
     option_params = PARAMS
     rows_are_rft = False
 
-    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
+    def rft_view(self, rows: pl.DataFrame) -> pl.Expr:
         """``systemInstruction`` + ``contents`` (user/model turns) + ``references`` (str -> str)."""
+        from curate.check.view_exprs import gemini_view
+
+        return gemini_view(rows)
+
+    def rft_row(self, row: dict[str, Any]) -> dict[str, Any]:
         from curate.check.views import gemini_row
 
         return gemini_row(row)

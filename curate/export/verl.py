@@ -83,8 +83,13 @@ class Verl(OpenAIRFT):
     data_files = ("train.parquet", "valid.parquet", "valid_production.parquet")
     rows_are_rft = False
 
-    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
+    def rft_view(self, rows: pl.DataFrame) -> pl.Expr:
         """verl's ``prompt``, ``reward_model.ground_truth`` and ``extra_info.id``."""
+        from curate.check.view_exprs import verl_view
+
+        return verl_view(rows)
+
+    def rft_row(self, row: dict[str, Any]) -> dict[str, Any]:
         from curate.check.views import verl_row
 
         return verl_row(row)
