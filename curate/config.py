@@ -216,6 +216,7 @@ def _set_dotted(mapping: dict[str, Any], key: str, value: Any) -> None:
 
 def _resolved(mapping: dict[str, Any], source: SourceSpec, export: ExportConfig) -> dict[str, Any]:
     out = copy.deepcopy(mapping)
-    out["source"] = {**out["source"], "path": str(source.path), "format": source.format}
+    path = str(source.path) if source.given is None else source.given  # several inputs: as given, resolved
+    out["source"] = {**out["source"], "path": list(path) if isinstance(path, tuple) else path, "format": source.format}
     out["export"] = {**out["export"], "out": str(export.out), "target": export.target}
     return out

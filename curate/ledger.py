@@ -2,7 +2,8 @@
 
 Columns: ``line`` (Int64), ``id`` (String, null if unreadable), ``disposition`` (one of
 :data:`curate.frame.DISPOSITIONS`), ``reasons`` (List(String): every rule that fired, warnings
-included, sorted). Counts must add up to the number of input rows; if they do not, the run stops
+included, sorted); a source of several inputs adds ``file`` and ``file_line`` after ``line`` (see
+:mod:`curate.io.inputs`). Counts must add up to the number of input rows; if they do not, the run stops
 with :class:`curate.errors.LedgerError` instead of writing a wrong account.
 """
 
@@ -110,6 +111,6 @@ def rejected_rows(ledger: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
     return (
         ledger.filter(pl.col("disposition") == "rejected")
         .join(detail, on=LINE, how="left")
-        .select(LINE, ID, "reasons", "findings")
+        .select(LINE, *(c for c in ("file", "file_line") if c in ledger.columns), ID, "reasons", "findings")
         .sort(LINE)
     )

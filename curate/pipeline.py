@@ -32,7 +32,7 @@ from curate.export.templates import check_template
 from curate.frame import ERROR, LABEL_NAMES, LINE, TEXT, WARN, concat_findings
 from curate.hooks import Hook, StageEvent, run_hooks
 from curate.io.atomic import flushing, fsync_file, write_text_atomic
-from curate.io.load import load_records
+from curate.io.inputs import Inputs, load_inputs
 from curate.io.outdir import OutFolder
 from curate.kinds.base import category_lists
 from curate.kinds.base import response_format as kind_response_format
@@ -98,7 +98,6 @@ def run(config: str | Path | Mapping[str, Any] | PipelineConfig, **overrides: An
     return Pipeline(config).run()
 
 
-
 class _Run:
     def __init__(self, pipeline: Pipeline) -> None:
         self.p = pipeline
@@ -116,7 +115,7 @@ class _Run:
 
     def _inputs(self) -> list[Path]:
         """Files the run reads that an output folder must never hold or replace."""
-        cfg, paths = self.cfg, [self.cfg.source.path]
+        cfg, paths = self.cfg, list(self.cfg.source.paths)
         if cfg.labels and isinstance(cfg.labels.get("vocabulary"), str):
             paths.append(cfg.base_dir / Path(cfg.labels["vocabulary"]).expanduser())
         for spec in (cfg.export.grader, (cfg.dryrun or {}).get("grader")):
@@ -208,10 +207,11 @@ class _Run:
 
     def _load(self) -> tuple[pl.DataFrame, pl.DataFrame, int, tuple[str, ...] | None]:
         cfg = self.cfg
-        self.say(f"loading {cfg.source.path}")
+        self.say(f"loading {cfg.source.description}")
         kind = cfg.kind
         class_names = kind.class_names  # reads the vocabulary (if any) before the source
-        loaded = load_records(cfg.source, kind)
+        loaded = load_inputs(cfg.source, kind)
+        self.inputs: Inputs = loaded.inputs
         fields = category_fields(cfg.resolved)
         categories = fields.get("split", fields.get("balance"))
         frame, label_findings = kind.prepare(
@@ -237,6 +237,7 @@ class _Run:
         for warning in self.rule_warnings:
             self.say(f"warning: {warning['message']}")
         findings = concat_findings([restate_findings(findings, cfg.rules, base_dir=cfg.base_dir), rules.findings])
+        findings = self.inputs.name_lines(findings)  # several inputs: "line 57 (fold1.json:8)"
         pool = _without_errors(frame, findings)
         curated = _boundary(pool, kind.schema_stages["curated"])
         if curated.height:
@@ -372,10 +373,10 @@ class _Run:
         stage = self.folder.stage
         with ThreadPoolExecutor(max_workers=1) as worker:  # on an error here, exit waits for the worker
             exported = worker.submit(_write_target, target, bundle, stage) if bundle is not None else None
-            ledger = make_ledger()
+            ledger = self.inputs.annotate(make_ledger())  # several inputs: + file, file_line
             ledger.write_parquet(stage / "ledger.parquet", statistics=False)
             rejected_rows(ledger, findings).write_ndjson(stage / "rejected.jsonl")
-            findings.write_parquet(stage / "findings.parquet", statistics=False)
+            self.inputs.annotate(findings).write_parquet(stage / "findings.parquet", statistics=False)
             files = {name: _digest(stage / name) for name in ("ledger.parquet", "rejected.jsonl", "findings.parquet")}
             counts = label_counts(labels)
             exported_files = exported.result() if exported else {}  # re-raises the worker's error, if any
@@ -386,7 +387,8 @@ class _Run:
             files["grader.json"] = _digest(stage / "grader.json")
         manifest = build_manifest(
             input_rows=ledger.height, counts=disposition_counts(ledger), rules=rule_counts(findings),
-            seed=self._seed(), config=self.cfg.resolved, files=files, labels=counts, extra=extra,
+            seed=self._seed(), config=self.cfg.resolved, files=files, labels=counts,
+            extra={**extra, "source": {"files": accounts}} if (accounts := self.inputs.accounts(ledger)) else extra,
         )
         report = render_report(manifest, findings, counts, **self.cfg.report)
         (stage / "report.html").write_text(report, encoding="utf-8")

@@ -81,7 +81,8 @@ def render_starter(profile: Profile, relative_to: Path) -> str:
         source["answer"] = g["answer"]
         labels = {}
         developer = "Answer the user's question. End with the final answer alone on the last line."
-    sections.append(("source", "which file, and which of its fields are the id, the input and the "
+    sections.append(("source", "which file (or several: a list, a glob such as data/*.jsonl, or a folder), and "
+                     "which of its fields are the id, the input and the "
                      + ("labels" if g.get("labels") else "reference answer"), source))
     if labels:
         sections.append(("labels", "one label per row (labels.single); a vocabulary maps ids to names"

@@ -125,7 +125,7 @@ def map_fields(
     problems.append(found)
     if spec.answer is None:
         picked, found = _normalise_labels(picked, spec, empty_ok=getattr(kind, "allow_empty", False),
-                                          scalar_ok=getattr(kind, "scalar_labels", False))
+                                          scalar_ok=getattr(kind, "scalar_labels", False), json_text=raw_lines is not None)
     else:
         picked, found = _normalise_answer(picked, spec.answer, kind)
     problems.append(found)
@@ -299,8 +299,8 @@ def _normalise_answer(frame: pl.DataFrame, path: str, kind: Kind) -> tuple[pl.Da
     return _as_string_field(frame, ANSWER, path, ok, kind.expected)
 
 
-def _normalise_labels(frame: pl.DataFrame, spec: SourceSpec, *, empty_ok: bool = False,
-                      scalar_ok: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _normalise_labels(frame: pl.DataFrame, spec: SourceSpec, *, empty_ok: bool = False, scalar_ok: bool = False,
+                      json_text: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
     dtype = frame.schema[LABELS]
     path = spec.labels or LABELS
     if scalar_ok and spec.labels_sep is None and (isinstance(dtype, pl.String) or dtype.is_integer()):
@@ -317,10 +317,18 @@ def _normalise_labels(frame: pl.DataFrame, spec: SourceSpec, *, empty_ok: bool =
         out, nulls = _drop_null_labels(out, path)
         return out, concat_findings([_missing(out, LABELS, path), nulls])
     if isinstance(dtype, pl.String) and spec.labels_sep is not None:
-        out = frame.with_columns(
-            pl.col(LABELS).str.split(spec.labels_sep).list.eval(pl.element().str.strip_chars())
-            .list.eval(pl.element().filter(pl.element() != ""))
-        )
+        labels = (pl.col(LABELS).str.split(spec.labels_sep).list.eval(pl.element().str.strip_chars())
+                  .list.eval(pl.element().filter(pl.element() != "")))
+        if json_text and frame.select(pl.col(LABELS).str.starts_with("[").any()).item():
+            # JSON(L): a list next to separated strings was read as its JSON text; it stays a list
+            mask = frame.select(pl.col(LABELS).str.starts_with("[").fill_null(False)).to_series()
+            lists = _json_lists(frame[LABELS], mask)
+            if lists is None:  # some strings merely start like a list
+                mask = mask & pl.Series([_is_json(v) for v in frame[LABELS].to_list()])
+                lists = _json_lists(frame[LABELS], mask)
+            if lists is not None:
+                labels = pl.when(pl.lit(mask)).then(pl.lit(lists)).otherwise(labels)
+        out = frame.with_columns(labels.alias(LABELS))
         return out, _missing(out, LABELS, path)
     if isinstance(dtype, pl.Null):
         out = frame.with_columns(pl.col(LABELS).cast(pl.List(pl.String)))
@@ -330,6 +338,14 @@ def _normalise_labels(frame: pl.DataFrame, spec: SourceSpec, *, empty_ok: bool =
     found = concat_findings([_missing(frame, LABELS, path),
                              _wrong_type(bad, path, "a list of label ids", _dtype_name(dtype) + hint)])
     return frame.with_columns(pl.lit(None, dtype=pl.List(pl.String)).alias(LABELS)), found
+
+
+def _json_lists(column: pl.Series, mask: pl.Series) -> pl.Series | None:
+    """The JSON lists of label ids in the rows of ``mask``, as lists of strings (None if they are not)."""
+    try:
+        return _decode_json_text(column, mask).cast(pl.List(pl.String))
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
 
 
 def _drop_null_labels(frame: pl.DataFrame, path: str) -> tuple[pl.DataFrame, pl.DataFrame]:

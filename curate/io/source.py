@@ -4,10 +4,16 @@
 ...                                 "labels": "eurovoc_concepts"}, base_dir=Path("/data"))
 >>> spec.path, spec.format, spec.text
 (PosixPath('/data/raw.jsonl'), 'jsonl', 'text.en')
+
+``path`` may also name several inputs: a list of paths, a glob (``data/fold_*.json``) or a folder
+(its files of a supported format, by name); ``split`` a list of splits of a saved ``DatasetDict``, or
+``all``. Then :attr:`SourceSpec.inputs` lists each file (or split) in reading order, and
+:func:`curate.io.inputs.load_inputs` reads them as one source (see :mod:`curate.io.expand`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +24,13 @@ from curate.frame import RESERVED_COLUMNS
 from curate.options import Param, parse_options
 
 FORMATS = ("jsonl", "json", "csv", "parquet", "hf")
-_SUFFIX_FORMATS = {
+SUFFIX_FORMATS = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "csv",
     ".parquet": "parquet", ".pq": "parquet",
 }
 
 PARAMS = (
-    Param("path", str),
+    Param("path", (str, list)),
     Param("format", str, None, choices=(*FORMATS, None)),
     Param("id", str, None, nullable=True),
     Param("text", str, "text"),
@@ -33,8 +39,18 @@ PARAMS = (
     Param("passthrough", (list, dict), []),
     Param("labels_sep", str, None, nullable=True),
     Param("delimiter", str, None, nullable=True),
-    Param("split", str, None, nullable=True),
+    Param("split", (str, list), None, nullable=True),
 )
+
+
+@dataclass(frozen=True)
+class Input:
+    """One file (or one split of a saved dataset) of a source with several inputs."""
+
+    path: Path
+    format: str
+    split: str | None
+    name: str  # as the ledger's ``file`` column shows it: relative to the pipeline's folder when inside it
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,9 @@ class SourceSpec:
     labels_sep: str | None = None  # split string labels on this separator (CSV)
     delimiter: str | None = None  # CSV field delimiter (default: tab for .tsv, comma otherwise)
     split: str | None = None  # split of a saved Hugging Face DatasetDict
+    # several inputs (a list, glob or folder of files, or several splits): each in reading order; () for one
+    inputs: tuple[Input, ...] = ()
+    given: str | tuple[str, ...] | None = None  # ``path`` as configured, resolved (several inputs only)
 
     @classmethod
     def from_mapping(
@@ -58,6 +77,14 @@ class SourceSpec:
     ) -> SourceSpec:
         opts = parse_options("source", mapping, PARAMS, where)
         _check_separators(opts, where)
+        from curate.io.expand import expand_inputs
+
+        several = expand_inputs(opts["path"], opts["format"], opts["split"], base_dir, where)
+        if several is not None:
+            return dataclasses.replace(cls.from_mapping({**mapping, "path": str(several.inputs[0].path),
+                                                         "format": several.inputs[0].format,
+                                                         "split": several.inputs[0].split}, base_dir, where),
+                                       format=several.format, split=None, inputs=several.inputs, given=several.given)
         path = Path(opts["path"]).expanduser()
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
@@ -78,6 +105,26 @@ class SourceSpec:
             delimiter=opts["delimiter"],
             split=opts["split"],
         )
+
+    @property
+    def files(self) -> tuple[SourceSpec, ...]:
+        """One spec per input file (or split), in reading order: ``(self,)`` for a single file."""
+        if not self.inputs:
+            return (self,)
+        return tuple(dataclasses.replace(self, path=i.path, format=i.format, split=i.split, inputs=(), given=None)
+                     for i in self.inputs)
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """Every file or folder the source reads."""
+        return tuple(dict.fromkeys(spec.path for spec in self.files))
+
+    @property
+    def description(self) -> str:
+        """What the source reads, for progress messages."""
+        if not self.inputs:
+            return str(self.path)
+        return f"{len(self.inputs)} inputs ({self.inputs[0].name} to {self.inputs[-1].name})"
 
     @property
     def answer_field(self) -> str:
@@ -126,7 +173,7 @@ def detect_format(path: Path) -> str:
         if any((path / marker).exists() for marker in ("dataset_info.json", "state.json", "dataset_dict.json")):
             return "hf"
         raise SourceError(f"{path}: a folder, but not a dataset saved with datasets' save_to_disk")
-    fmt = _SUFFIX_FORMATS.get(path.suffix.lower())
+    fmt = SUFFIX_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise SourceError(
             f"{path}: unknown format {path.suffix or '(no suffix)'!r}; "
