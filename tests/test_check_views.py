@@ -96,15 +96,17 @@ def test_lines_the_expressions_cannot_take_go_row_by_row(tmp_path):
             "contents": [{"role": "user", "parts": [{"text": "2+2?"}, {"text": "Say it."}]}],
             "references": {"reference_answer": "[1, 2]", "id": "a"}}
     path = tmp_path / "train.jsonl"
-    path.write_text("\n".join([json.dumps(good), "", json.dumps({**good, "references": {"id": "b"}}), "  "]) + "\n")
-    expr = by_expression(path, target)  # blank lines stay; a missing reference key stays out
+    path.write_text("\n".join([json.dumps(good), "", json.dumps({**good, "references": {"reference_answer": None,
+                               "id": "b"}}), "  "]) + "\n")
+    expr = by_expression(path, target)  # blank lines stay; a key with null stays
     same_rows(expr, by_rows(path, target))
     assert json.loads(expr[0]) == {"messages": [{"role": "developer", "content": "Be brief."},
                                                 {"role": "user", "content": "2+2?\nSay it."}],
                                    "reference_answer": [1, 2], "id": "a"}
-    assert json.loads(expr[2]) == {"messages": [{"role": "developer", "content": "Be brief."},
-                                                {"role": "user", "content": "2+2?\nSay it."}], "id": "b"}
-    for broken in ['{"contents": "not a list"}', "{oops", '{"contents": [], "references": {"x": NaN}}', "[1]"]:
+    assert list(json.loads(expr[2])) == ["messages", "reference_answer", "id"]
+    assert json.loads(expr[2])["reference_answer"] is None
+    for broken in [json.dumps({**good, "references": {"id": "b"}}),  # a key only some lines have
+                   '{"contents": "not a list"}', "{oops", '{"contents": [], "references": {"x": NaN}}', "[1]"]:
         path.write_text(json.dumps(good) + "\n" + broken + "\n")
         with pytest.raises(NoView):
             by_expression(path, target)

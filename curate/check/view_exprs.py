@@ -6,8 +6,9 @@ JSONL lines decoded by polars, see :func:`decode_lines`) and selects the target'
 each field's JSON text without a Python loop over rows. Values a row holds as JSON text (a
 reference in verl's ``ground_truth`` or Gemini's ``references``) are spliced in when they are JSON,
 so a reference keeps its type whatever the row. A file these expressions cannot take (a column of
-an unexpected type, a line polars cannot decode) raises :class:`NoView`; the caller then converts
-it row by row (:mod:`curate.check.views`), which gives the same rows.
+an unexpected type, a line polars cannot decode, lines with different keys) raises
+:class:`NoView`; the caller then converts it row by row (:mod:`curate.check.views`), which gives
+the same rows.
 
 >>> rows = pl.DataFrame({"prompt": [[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}]],
 ...                      "reference_answer": ["4"]})
@@ -61,14 +62,17 @@ def key(name: str) -> str:
     return json.dumps(name, ensure_ascii=False) + ":"
 
 
-def present(frame: pl.DataFrame, name: str, value: pl.Expr) -> pl.Expr:
-    """Whether row values of ``value`` (read from key ``name``) were in the row: always for
-    Parquet; in a decoded JSONL line, when not null or when the line names the key (a decoded
-    frame fills a missing key with null)."""
+def require_key(frame: pl.DataFrame, name: str, value: pl.Expr, rows: pl.Expr | None = None) -> None:
+    """Raise :class:`NoView` unless every line of a decoded JSONL file (``rows``: those whose
+    object holds the field) has the key ``name`` that ``value`` reads: polars fills a missing
+    key with null, and a row's view keeps the keys of the row. A null value counts as present
+    when the line names the key. Parquet columns are in every row."""
     if RAW not in frame.columns:
-        return pl.lit(True)
+        return
     named = pl.col(RAW).str.contains(re.escape(key(name)[:-1]) + r"[ \t]*:")
-    return value.is_not_null() | named
+    ok = value.is_not_null() | named
+    if not frame.select((ok if rows is None else ok | ~rows).all()).item():
+        raise NoView(f"some line has no {name!r} key")
 
 
 def json_object(members: Sequence[tuple[str, pl.Expr, pl.Expr | None]]) -> pl.Expr:
@@ -118,12 +122,12 @@ def messages_json(frame: pl.DataFrame, column: str, *, text_is_user: bool = True
 def spread(frame: pl.DataFrame, names: Sequence[str], replace: dict[str, pl.Expr],
            column: Callable[[str], pl.Expr] = pl.col) -> list:
     """Members for the fields ``names`` in order (``column(name)`` reads one; JSON text of each,
-    ``replace`` giving the JSON text of some); in a decoded JSONL line a key the line lacks stays out."""
+    ``replace`` giving the JSON text of some), each in every row (see :func:`require_key`)."""
     out = []
     for name in names:
         value = column(name)
-        text = replace[name] if name in replace else as_json(value)
-        out.append((name, text, None if RAW not in frame.columns else present(frame, name, value)))
+        require_key(frame, name, value)
+        out.append((name, replace[name] if name in replace else as_json(value), None))
     return out
 
 
@@ -233,8 +237,9 @@ def gemini_view(frame: pl.DataFrame) -> pl.Expr:
         for field in references.fields:
             value = pl.col("references").struct.field(field.name)
             text = json_or_text(value) if field.dtype == pl.String else as_json(value)
-            keep = pl.col("references").is_not_null() & present(frame, field.name, value)
-            members.append((field.name, pl.when(value.is_null()).then(pl.lit("null")).otherwise(text), keep))
+            require_key(frame, field.name, value, pl.col("references").is_not_null())
+            members.append((field.name, pl.when(value.is_null()).then(pl.lit("null")).otherwise(text),
+                            pl.col("references").is_not_null()))
     row = json_object(members)
     return pl.when(pl.col("contents").is_null()).then(pl.lit('{"messages":null}')).otherwise(row)
 
