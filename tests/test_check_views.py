@@ -129,3 +129,70 @@ def test_trl_prompts_given_as_text_and_verl_rows_without_a_reference(tmp_path):
     same_rows(rows, by_rows(tmp_path / "valid.parquet", get_target("verl")))
     assert [sorted(json.loads(r)) for r in rows] == [["id", "messages", "reference_answer"], ["messages"],
                                                      ["messages", "reference_answer"]]
+
+
+# --- a reference held as a string (TRL column, verl ground_truth, Gemini references) ------------
+
+STRING_ANSWERS = {
+    "json": [{"name": "harbour", "tags": ["x"]}, '"Paris"', 5, True, [1, {"z": None}], 2.5],  # '"Paris"': a JSON string
+    "text": ["42", "[]", '["a", "b"]', "true", "Paris", "-3.5"],
+}
+
+
+def _run(kind: str, target: str, folder: Path) -> Path:
+    from curate.pipeline import run
+
+    folder.mkdir()
+    answers = STRING_ANSWERS[kind]
+    lines = [json.dumps({"uid": f"q{i}", "question": f"Question {i} about the {TOPICS[i % 10]} number {i * 31}?",
+                         "gold": answers[i % len(answers)]}) for i in range(60)]
+    (folder / "data.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "p.yaml").write_text(
+        f"source: {{path: data.jsonl, id: uid, text: question, answer: gold}}\nanswer: {{kind: {kind}}}\n"
+        f"rules: []\nsplit: {{validation: 10, seed: 3}}\nexport: {{out: out, target: {target}}}\n", encoding="utf-8")
+    run(folder / "p.yaml")
+    return folder / "out"
+
+
+def _held(target: str, out: Path) -> dict[str, object]:
+    """id -> the reference as the target's training file holds it."""
+    if target == "gemini-rl":
+        refs = [json.loads(line)["references"] for line in (out / "train.jsonl").read_text().splitlines()]
+        return {r["id"]: r["reference_answer"] for r in refs}
+    frame = pl.read_parquet(out / "train.parquet")
+    if target == "verl":
+        return dict(zip(frame["extra_info"].struct.field("id"), frame["reward_model"].struct.field("ground_truth"),
+                        strict=True))
+    return dict(zip(frame["id"], frame["reference_answer"], strict=True))
+
+
+@pytest.mark.parametrize("kind", ["json", "text"])
+@pytest.mark.parametrize("target", ["trl-grpo", "verl", "gemini-rl"])
+def test_a_string_reference_is_read_as_the_task_kind_says(kind, target, tmp_path):
+    """json answers are JSON text in the file and the JSON value for the reward module and for
+    ``curate check`` (as in the RFT JSONL); text answers stay strings even when they look like
+    JSON ("42", "[]", "true"). Before the kind answered, ``curate check`` guessed from the value:
+    text "42" or "[]" in verl/Gemini became a number or an empty label list, json "Paris" or
+    true stayed JSON text, and a json-kind TRL reference stayed a string."""
+    from curate.kinds import get_kind
+
+    if target == "trl-grpo":
+        pytest.importorskip("datasets")
+    rft = _run(kind, "openai-rft", tmp_path / "rft")
+    want = {r["id"]: r["reference_answer"] for r in map(json.loads, (rft / "train.jsonl").read_text().splitlines())}
+    given = [json.loads(a) if a == '"Paris"' else a for a in STRING_ANSWERS[kind]]
+    assert {json.dumps(v) for v in want.values()} == {json.dumps(a) for a in given}
+    out = _run(kind, target, tmp_path / "out")
+    held = _held(target, out)
+    assert held.keys() == want.keys()
+    for key, value in held.items():
+        assert isinstance(value, str)
+        assert (json.loads(value) if kind == "json" else value) == want[key], (key, value)
+    reward = (out / ("gemini_reward.py" if target == "gemini-rl" else "reward.py")).read_text()
+    assert f"REFERENCE_IS_JSON = {get_kind(kind).reference_is_json}\n" in reward
+    data = out / ("train.jsonl" if target == "gemini-rl" else "train.parquet")
+    assert views.reading_of(data) == views.Reading(kind == "json")
+    (planned,) = views.prepare([data], None, tmp_path / "scratch")
+    seen = {r["id"]: r["reference_answer"] for r in map(json.loads, planned.read.read_text().splitlines())}
+    assert seen == want
+    assert views.prepare([data], target, tmp_path / "guess")  # without a manifest's kind: guessed per value

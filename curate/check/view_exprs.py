@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -28,6 +29,16 @@ from curate.export._reference import json_text
 
 RAW = "__raw_line__"  # the raw JSONL line beside the decoded columns (see decode_lines)
 _MAX_BRACKETS = 64  # a line with more opening brackets may nest deeper than strict_json reads
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the ``manifest.json`` beside a checked file says about its rows' references."""
+
+    # the task kind's Kind.reference_is_json: a reference held as a string is JSON text
+    # (None: no manifest, so each value is guessed: a list, object or number is JSON)
+    reference_is_json: bool | None = None
+    reference_key: str = "reference_answer"  # the reference's key in Gemini's ``references``
 
 
 class NoView(Exception):
@@ -92,6 +103,18 @@ def json_object(members: Sequence[tuple[str, pl.Expr, pl.Expr | None]]) -> pl.Ex
     return pl.concat_str(pl.lit("{"), body.str.strip_prefix(","), pl.lit("}"))
 
 
+def string_reference(text: pl.Expr, reading: Reading) -> pl.Expr:
+    """JSON text of a reference a target holds as a string, as the task kind says
+    (:func:`curate.check.views.reference_value`): the JSON it holds, or the string; guessed by
+    :func:`json_or_text` when the kind is unknown."""
+    if reading.reference_is_json is None:
+        return json_or_text(text)
+    if not reading.reference_is_json:
+        return as_json(text)
+    valid = text.str.json_path_match("$").is_not_null() | (text.str.strip_chars() == "null")
+    return pl.when(valid).then(text.str.replace_all(r"[\n\r]", " ")).otherwise(as_json(text))
+
+
 def json_or_text(text: pl.Expr) -> pl.Expr:
     """JSON text of a string that may hold JSON: the JSON itself when it is a list, an object or
     a number (as :func:`curate.check.views._json_or_text` decides), else the string."""
@@ -131,11 +154,17 @@ def spread(frame: pl.DataFrame, names: Sequence[str], replace: dict[str, pl.Expr
     return out
 
 
-def prompt_view(frame: pl.DataFrame) -> pl.Expr:
-    """TRL rows: every column but ``prompt``, then ``messages`` from the prompt."""
+def prompt_view(frame: pl.DataFrame, reading: Reading = Reading()) -> pl.Expr:
+    """TRL rows: every column but ``prompt``, then ``messages`` from the prompt (a string
+    reference decoded when the kind holds JSON text there: ``json``)."""
     names = [c for c in frame.columns if c not in ("prompt", RAW)]
     messages = messages_json(frame, "prompt")
-    members = spread(frame, names, {"messages": messages})
+    replace = {"messages": messages}
+    if reading.reference_is_json and frame.schema.get("reference_answer") == pl.String:
+        reference = pl.col("reference_answer")
+        replace["reference_answer"] = pl.when(reference.is_null()).then(pl.lit("null")).otherwise(
+            string_reference(reference, reading))
+    members = spread(frame, names, replace)
     return json_object(members if "messages" in names else [*members, ("messages", messages, None)])
 
 
@@ -161,14 +190,14 @@ def _field(frame: pl.DataFrame, column: str, field: str) -> tuple[pl.Expr, pl.Da
     return pl.col(column).struct.field(field), fields[field]
 
 
-def verl_view(frame: pl.DataFrame) -> pl.Expr:
+def verl_view(frame: pl.DataFrame, reading: Reading = Reading()) -> pl.Expr:
     """verl rows: ``messages`` (the prompt), ``reference_answer`` (``reward_model.ground_truth``,
     spliced when JSON) and ``id`` (``extra_info.id``)."""
     members: list = [("messages", messages_json(frame, "prompt"), None)]
     truth = _field(frame, "reward_model", "ground_truth")
     if truth is not None:
         value, dtype = truth
-        text = json_or_text(value) if dtype == pl.String else as_json(value)
+        text = string_reference(value, reading) if dtype == pl.String else as_json(value)
         members.append(("reference_answer", pl.when(value.is_null()).then(pl.lit("null")).otherwise(text),
                         pl.col("reward_model").is_not_null()))
     row_id = _field(frame, "extra_info", "id")
@@ -205,7 +234,7 @@ def _parts_text(parts: pl.Expr) -> pl.Expr:
     return parts.list.eval(pl.element().struct.field("text")).list.drop_nulls().list.join("\n")
 
 
-def gemini_view(frame: pl.DataFrame) -> pl.Expr:
+def gemini_view(frame: pl.DataFrame, reading: Reading = Reading()) -> pl.Expr:
     """Gemini rows: ``messages`` from ``systemInstruction`` (as ``developer``) and ``contents``
     (``model`` turns as ``assistant``), then each ``references`` value (spliced when JSON)."""
     contents = frame.schema.get("contents")
@@ -236,7 +265,8 @@ def gemini_view(frame: pl.DataFrame) -> pl.Expr:
     if references is not None:
         for field in references.fields:
             value = pl.col("references").struct.field(field.name)
-            text = json_or_text(value) if field.dtype == pl.String else as_json(value)
+            guess = string_reference if field.name == reading.reference_key else lambda t, _: json_or_text(t)
+            text = guess(value, reading) if field.dtype == pl.String else as_json(value)
             require_key(frame, field.name, value, pl.col("references").is_not_null())
             members.append((field.name, pl.when(value.is_null()).then(pl.lit("null")).otherwise(text),
                             pl.col("references").is_not_null()))
