@@ -18,7 +18,7 @@ under its ``name`` and packs can then refer to it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,8 @@ class RuleContext:
     response_format: dict[str, Any] | None = None  # chat-style json_schema response format
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"answer_key": "labels"}
     kind: Kind | None = None  # the task kind (curate.kinds); None: a label task
+    # a distributed engine's MinHash candidate pairs (curate.rules.minhash.CandidatePairs); None: local
+    candidate_pairs: Callable[..., pl.DataFrame] | None = None
 
     @property
     def is_labels(self) -> bool:

@@ -201,6 +201,11 @@ class DatasetRule(Rule):
     def evaluate(self, frame: pl.DataFrame, context: RuleContext, ws: Workspace) -> pl.DataFrame:
         raise NotImplementedError
 
+    def near_config(self) -> tuple[float, int, int, int] | None:
+        """``(threshold, ngram, num_perm, seed)`` when the rule asks the workspace for
+        near-duplicate components: the engine plans every rule's MinHash bands in one pass."""
+        return None
+
 
 class StageRule(Rule):
     """A finding another stage emits (loader, vocabulary). Registered so packs can restate its

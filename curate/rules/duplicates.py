@@ -38,6 +38,10 @@ NEAR_PARAMS = (
 )
 
 
+def near_config(rule) -> tuple[float, int, int, int]:
+    return (rule.threshold, rule.ngram, rule.num_perm, rule.seed)
+
+
 def near(ws, rule) -> np.ndarray:
     """The near-duplicate components a rule's parameters describe (shared through the workspace)."""
     return ws.near_components(threshold=rule.threshold, ngram=rule.ngram, num_perm=rule.num_perm, seed=rule.seed,
@@ -87,6 +91,7 @@ class NearDuplicate(DatasetRule):
     severity_default = WARN
     params = NEAR_PARAMS
     message = "near-duplicate (Jaccard >= {threshold} on word {ngram}-grams, or a short text with the same words in another order) of an earlier row with the same labels"
+    near_config = near_config
 
     def evaluate(self, frame, context, ws):
         comp = near(ws, self)
@@ -125,6 +130,9 @@ class LabelConflict(DatasetRule):
     message = "the same or near-same input appears with different label sets"
     what: ClassVar[str] = "label sets"  # what differs, in messages
 
+    def near_config(self):
+        return near_config(self) if self.match == "near" else None
+
     def evaluate(self, frame, context, ws):
         k = ws.keys_with_norm() if self.match != "exact" else ws.keys
         if self.match == "near":
@@ -147,6 +155,7 @@ class NearLabelConflict(DatasetRule):
     severity_default = WARN
     params = NEAR_PARAMS
     message = "a near-same input (Jaccard >= {threshold} on word {ngram}-grams) has a different label set"
+    near_config = near_config
 
     def evaluate(self, frame, context, ws):
         comp = near(ws, self)

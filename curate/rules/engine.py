@@ -101,7 +101,8 @@ def run_rules(
     enabled = [r for r in rules if r.enabled and r.applies(context)]
     if not enabled and ws is None:
         return empty_findings(), pl.DataFrame(schema=GROUPS_SCHEMA)
-    ws = ws or Workspace(frame, answers=not context.is_labels)
+    ws = ws or Workspace(frame, answers=not context.is_labels, candidates=context.candidate_pairs)
+    ws.near_plan = [c for r in enabled if isinstance(r, DatasetRule) and (c := r.near_config()) is not None]
     row = [r for r in enabled if isinstance(r, RowRule)]
     parts = [row_findings(ws, row, context)]
     for rule in enabled:

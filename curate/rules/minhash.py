@@ -24,13 +24,14 @@ Everything is seeded, so results are deterministic.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import polars as pl
 
-from curate.rules._minhash_kernel import kernel
+from curate.rules._minhash_kernel import K_LEN, K_SEED, P, kernel, kernels
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
@@ -75,7 +76,7 @@ def shingle(texts: list[str] | pl.Series, ngram: int = 3, seed: int = 1) -> Shin
     if words.height == 0:
         return Shingles(np.zeros(0, np.uint64), np.zeros(0, np.int64), n_docs)
     doc = words["doc"].cast(pl.Int64).to_numpy()
-    wh = words["w"].hash(seed=seed).to_numpy().astype(np.uint64)
+    wh = word_hashes(words["w"], seed)
     n = wh.shape[0]
     k = max(1, ngram)
     # combine k consecutive word hashes with distinct odd multipliers (wrap-around uint64)
@@ -98,12 +99,61 @@ def shingle(texts: list[str] | pl.Series, ngram: int = 3, seed: int = 1) -> Shin
     if short.size:
         sw = words.filter(pl.col("doc").is_in(short.tolist()))
         agg = sw.group_by("doc").agg(pl.col("w").str.join(" ")).sort("doc")
-        extra = agg["w"].hash(seed=seed + 1).to_numpy().astype(np.uint64)
+        extra = word_hashes(agg["w"], seed + 1)
         hashes = np.concatenate([hashes, extra])
         hdoc = np.concatenate([hdoc, agg["doc"].cast(pl.Int64).to_numpy()])
         order = np.argsort(hdoc, kind="stable")
         hashes, hdoc = hashes[order], hdoc[order]
     return Shingles(hashes, hdoc, n_docs)
+
+
+def _buffers(strings: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes and the int64 offsets of a string series (nulls as empty strings)."""
+    import pyarrow as pa
+
+    arr = strings.fill_null("").cast(pl.String).to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    _, off, data = arr.buffers()
+    offsets = np.frombuffer(off, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    return (np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)), offsets
+
+
+def _finish(h: np.ndarray, length: np.ndarray, seed: int) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        z = h ^ (length.astype(np.uint64) * np.uint64(K_LEN)) ^ (np.uint64(seed) * np.uint64(K_SEED))
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def word_hashes(words: pl.Series, seed: int) -> np.ndarray:
+    """64-bit hash of each string's UTF-8 bytes: a polynomial in base ``P`` (wrapping uint64), then
+    splitmix64 of it, the length and ``seed``. The compiled kernels compute the same values."""
+    data, offsets = _buffers(words)
+    n = offsets.size - 1
+    out = np.empty(n, dtype=np.uint64)
+    if n == 0:
+        return out
+    fast = kernels()
+    if fast is not None:
+        fast.hash_words(data, offsets, np.uint64(seed), out)
+        return out
+    lengths = np.diff(offsets)
+    first, total = int(offsets[0]), int(offsets[-1] - offsets[0])
+    h = np.zeros(n, dtype=np.uint64)
+    if total:
+        powers = np.cumprod(np.full(int(lengths.max()), P, dtype=np.uint64), dtype=np.uint64)
+        powers = np.concatenate([np.ones(1, np.uint64), powers])
+        owner = np.repeat(np.arange(n), lengths)
+        from_end = offsets[1:][owner] - 1 - np.arange(first, first + total)
+        with np.errstate(over="ignore"):
+            terms = data[first : first + total].astype(np.uint64) * powers[from_end]
+        nonempty = np.flatnonzero(lengths > 0)
+        h[nonempty] = np.add.reduceat(terms, (offsets[:-1] - first)[nonempty])
+    return _finish(h, lengths, seed)
 
 
 @lru_cache(maxsize=16)
@@ -118,9 +168,7 @@ def signatures(sh: Shingles, num_perm: int = 128, seed: int = 1, compiled: bool 
     With numba installed (``compiled``) every permutation of a document is computed in one pass
     over its shingles (:mod:`curate.rules._minhash_kernel`); the numpy path gives equal output.
     """
-    rng = np.random.default_rng(seed + 7)
-    a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) | np.uint64(1)
-    b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+    a, b = _permutations(num_perm, seed)
     out = np.full((sh.n_docs, num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
     if sh.hashes.size == 0:
         return out
@@ -144,6 +192,37 @@ def signatures(sh: Shingles, num_perm: int = 128, seed: int = 1, compiled: bool 
     return out
 
 
+@lru_cache(maxsize=16)
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed + 7)
+    a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+    return a, b
+
+
+def chunk_signatures(texts: pl.Series, *, ngram: int = 3, num_perm: int = 128, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``(signatures, active)`` of a few thousand texts (raw: normalised here). With numba, ASCII
+    texts go through one fused pass over their bytes (:mod:`curate.rules._minhash_kernel`) and
+    only the others are shingled; without it every text is. Equal output either way."""
+    n = texts.len()
+    fast = kernels()
+    if fast is None:
+        sh = shingle(texts, ngram=ngram, seed=seed)
+        return signatures(sh, num_perm=num_perm, seed=seed), np.bincount(sh.doc, minlength=n) > 0
+    k = max(1, ngram)
+    a, b = _permutations(num_perm, seed)
+    data, offsets = _buffers(texts)
+    sig = np.empty((n, num_perm), dtype=np.uint32)
+    nwords = np.empty(n, dtype=np.int64)
+    fast.sketch_ascii(data, offsets, k, _odd_constants(k, seed), np.uint64(seed), a, b, sig, nwords)
+    wide = np.flatnonzero(nwords < 0)
+    if wide.size:
+        sh = shingle(texts.gather(wide), ngram=ngram, seed=seed)
+        sig[wide] = signatures(sh, num_perm=num_perm, seed=seed)
+        nwords[wide] = np.bincount(sh.doc, minlength=wide.size)
+    return sig, nwords > 0
+
+
 @dataclass
 class Sketch:
     """MinHash signatures of a list of documents, computed in chunks of documents so that their
@@ -164,19 +243,85 @@ class Sketch:
 
 def sketch(texts: list[str] | pl.Series, *, ngram: int = 3, num_perm: int = 128, seed: int = 1,
            chunk: int | None = None) -> Sketch:
-    """Signatures of every text, shingled ``chunk`` documents at a time (bounded memory: the
-    shingle buffers are a few times ``chunk`` x words-per-document x 8 bytes)."""
-    series = pl.Series("t", texts, dtype=pl.String) if not isinstance(texts, pl.Series) else texts
+    """Signatures of every text, ``chunk`` documents at a time (the whole matrix: for tests and
+    small lists; :class:`Sketcher` keeps band keys instead)."""
+    series = _as_series(texts)
     n = series.len()
     chunk = chunk or CHUNK_DOCS
     sig = np.empty((n, num_perm), dtype=np.uint32)
     active = np.zeros(n, dtype=bool)
     for start in range(0, n, chunk):
-        sh = shingle(series.slice(start, chunk), ngram=ngram, seed=seed)
-        sig[start : start + sh.n_docs] = signatures(sh, num_perm=num_perm, seed=seed)
-        active[start : start + sh.n_docs] = np.bincount(sh.doc, minlength=sh.n_docs) > 0
+        part, on = chunk_signatures(series.slice(start, chunk), ngram=ngram, num_perm=num_perm, seed=seed)
+        sig[start : start + part.shape[0]] = part
+        active[start : start + part.shape[0]] = on
     usable = n >= 2 and bool(active.any())
     return Sketch(series, ngram, seed, sig if usable else None, active)
+
+
+def _as_series(texts: list[str] | pl.Series) -> pl.Series:
+    return pl.Series("t", texts, dtype=pl.String) if not isinstance(texts, pl.Series) else texts
+
+
+class Sketcher:
+    """LSH band keys of a list of documents for one ``(ngram, num_perm, seed)``, without holding
+    their signatures: each chunk's signatures become the band keys of every planned ``(bands,
+    rows)`` at once, then are dropped. Signatures and shingles are rebuilt for the documents a
+    caller verifies."""
+
+    def __init__(self, texts: list[str] | pl.Series, *, ngram: int = 3, num_perm: int = 128, seed: int = 1) -> None:
+        self.texts = _as_series(texts)
+        self.ngram, self.num_perm, self.seed = ngram, num_perm, seed
+        self.planned: set[tuple[int, int]] = set()
+        self._keys: dict[tuple[int, int], pl.DataFrame] = {}
+        self.active: np.ndarray | None = None
+
+    def keys(self, bands: int, rows: int) -> pl.DataFrame:
+        """The band keys (:data:`KEYS_SCHEMA`) that two or more documents share."""
+        if (bands, rows) not in self._keys:
+            self._compute(sorted((self.planned | {(bands, rows)}) - set(self._keys)))
+        return self._keys[(bands, rows)]
+
+    def pairs(self, bands: int, rows: int) -> pl.DataFrame:
+        return pairs_from_keys(self.keys(bands, rows))
+
+    def _compute(self, configs: list[tuple[int, int]]) -> None:
+        n = self.texts.len()
+        per = {c: [[] for _ in range(c[0])] for c in configs}
+        docs, active = [], np.zeros(n, dtype=bool)
+        for start in range(0, n, CHUNK_DOCS):
+            sig, on = chunk_signatures(self.texts.slice(start, CHUNK_DOCS), ngram=self.ngram,
+                                       num_perm=self.num_perm, seed=self.seed)
+            active[start : start + sig.shape[0]] = on
+            sig = sig[on]
+            docs.append(start + np.flatnonzero(on))
+            for (bands, rows), lists in per.items():
+                for band in range(bands):
+                    lists[band].append(_band_key(sig, band, rows))
+        self.active = active
+        doc = np.concatenate(docs) if docs else np.zeros(0, np.int64)
+        for config, lists in per.items():
+            parts = []
+            for band, pieces in enumerate(lists):
+                key = np.concatenate(pieces) if pieces else np.zeros(0, np.uint64)
+                shared = pl.Series(key).is_duplicated().to_numpy() if key.size else np.zeros(0, bool)
+                parts.append(pl.DataFrame({"doc": doc[shared], "band": np.full(int(shared.sum()), band, np.int32),
+                                           "k": key[shared]}, schema=KEYS_SCHEMA))
+            self._keys[config] = pl.concat(parts) if parts else pl.DataFrame(schema=KEYS_SCHEMA)
+
+    def signatures(self, docs: np.ndarray) -> np.ndarray:
+        """Signature rows of ``docs`` (sorted unique document indices)."""
+        out = np.empty((docs.size, self.num_perm), dtype=np.uint32)
+        for start in range(0, docs.size, CHUNK_DOCS):
+            part = self.texts.gather(docs[start : start + CHUNK_DOCS])
+            out[start : start + part.len()] = chunk_signatures(part, ngram=self.ngram, num_perm=self.num_perm,
+                                                               seed=self.seed)[0]
+        return out
+
+    def shingles(self, docs: np.ndarray) -> Shingles:
+        """Shingles of ``docs`` (document indices) keyed by their index in the whole list."""
+        docs = np.unique(np.asarray(docs, dtype=np.int64))
+        sh = shingle(self.texts.gather(docs), ngram=self.ngram, seed=self.seed)
+        return Shingles(sh.hashes, docs[sh.doc], self.texts.len())
 
 
 def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
@@ -199,29 +344,53 @@ def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_we
     return best
 
 
-def candidate_pairs(sig: np.ndarray, bands: int, rows: int, active: np.ndarray | None = None) -> pl.DataFrame:
-    """Pairs ``(a, b)`` with a < b sharing at least one LSH band bucket (polars group-bys)."""
-    n = sig.shape[0]
-    idx = np.arange(n, dtype=np.int64) if active is None else np.flatnonzero(active).astype(np.int64)
+#: ``(texts, *, ngram, num_perm, seed, bands, rows) -> pairs``: candidate pairs of a distributed engine
+CandidatePairs = Callable[..., pl.DataFrame]
+KEYS_SCHEMA = {"doc": pl.Int64, "band": pl.Int32, "k": pl.UInt64}
+PAIRS_SCHEMA = {"a": pl.Int64, "b": pl.Int64}
+
+
+def _band_key(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
+    """The LSH bucket key of one band for every row of ``sig`` (uint64)."""
     mult = _odd_constants(rows, 99)
-    parts = []
+    chunk = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
     with np.errstate(over="ignore"):
-        for band in range(bands):
-            chunk = sig[idx, band * rows : (band + 1) * rows].astype(np.uint64)
-            key = np.full(idx.size, np.uint64(band) * np.uint64(0x9E3779B97F4A7C15), dtype=np.uint64)
-            for j in range(rows):
-                key = (key ^ chunk[:, j]) * mult[j]
-                key ^= key >> np.uint64(31)
-            # buckets are per band: keep only keys shared within this band (few rows)
-            shared = pl.Series(key).is_duplicated().to_numpy()
-            parts.append(pl.DataFrame({"doc": idx[shared], "k": key[shared],
-                                       "band": np.full(int(shared.sum()), band, np.int32)}))
-    multi = pl.concat(parts)
-    if multi.height == 0:
-        return pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64})
-    grouped = multi.group_by(["band", "k"]).agg(pl.col("doc").sort())
-    # all pairs inside small buckets; big buckets (mass boilerplate) contribute a star around their
-    # smallest member plus a chain, which keeps the work linear
+        key = np.full(sig.shape[0], np.uint64(band) * np.uint64(0x9E3779B97F4A7C15), dtype=np.uint64)
+        for j in range(rows):
+            key = (key ^ chunk[:, j]) * mult[j]
+            key ^= key >> np.uint64(31)
+    return key
+
+
+def keys_of(sig: np.ndarray, docs: np.ndarray, bands: int, rows: int) -> pl.DataFrame:
+    """Band keys (``doc``, ``band``, ``k``) of the signature rows ``sig`` of documents ``docs``."""
+    parts = [pl.DataFrame({"doc": docs, "band": np.full(docs.size, band, np.int32), "k": _band_key(sig, band, rows)},
+                          schema=KEYS_SCHEMA) for band in range(bands)]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=KEYS_SCHEMA)
+
+
+def band_keys(texts: list[str] | pl.Series, *, ngram: int = 3, num_perm: int = 128, seed: int = 1,
+              bands: int, rows: int) -> pl.DataFrame:
+    """LSH band keys of every document with at least one shingle: ``doc`` (position in ``texts``),
+    ``band`` and ``k`` (uint64). Documents sharing a ``(band, k)`` bucket are candidate pairs
+    (:func:`pairs_from_keys`). Row-local: the keys of a slice of the texts, with ``doc`` shifted
+    by the slice's offset, equal the whole list's (what a distributed engine computes per block)."""
+    series, parts = _as_series(texts), []
+    for start in range(0, series.len(), CHUNK_DOCS):
+        sig, on = chunk_signatures(series.slice(start, CHUNK_DOCS), ngram=ngram, num_perm=num_perm, seed=seed)
+        parts.append(keys_of(sig[on], start + np.flatnonzero(on).astype(np.int64), bands, rows))
+    return pl.concat(parts).sort("band", "doc") if parts else pl.DataFrame(schema=KEYS_SCHEMA)
+
+
+def pairs_from_keys(keys: pl.DataFrame) -> pl.DataFrame:
+    """Candidate pairs ``(a, b)``, a < b, unique and sorted, of documents sharing a band bucket.
+
+    All pairs inside small buckets; a big bucket (mass boilerplate) contributes a star around its
+    smallest member plus a chain, which keeps the work linear and the components the same."""
+    shared = keys.filter(pl.len().over("band", "k") > 1)
+    if shared.height == 0:
+        return pl.DataFrame(schema=PAIRS_SCHEMA)
+    grouped = shared.group_by(["band", "k"]).agg(pl.col("doc").sort())
     size = pl.col("doc").list.len()
     small = grouped.filter(size <= MAX_BUCKET_PAIRS)
     big = grouped.filter(size > MAX_BUCKET_PAIRS)
@@ -238,8 +407,13 @@ def candidate_pairs(sig: np.ndarray, bands: int, rows: int, active: np.ndarray |
             pl.col("doc").list.slice(1).alias("b"),
         ).explode(["a", "b"])
         pieces += [star.filter(pl.col("a") < pl.col("b")), chain]
-    pairs = pl.concat(pieces).unique()
-    return pairs.sort(["a", "b"])
+    return pl.concat(pieces).unique().sort(["a", "b"]).cast(PAIRS_SCHEMA)
+
+
+def candidate_pairs(sig: np.ndarray, bands: int, rows: int, active: np.ndarray | None = None) -> pl.DataFrame:
+    """Pairs ``(a, b)`` with a < b sharing at least one LSH band bucket."""
+    idx = np.arange(sig.shape[0], dtype=np.int64) if active is None else np.flatnonzero(active).astype(np.int64)
+    return pairs_from_keys(keys_of(sig[idx], idx, bands, rows))
 
 
 _MIX = 0x9E3779B97F4A7C15
@@ -288,36 +462,45 @@ def near_duplicate_pairs(
     num_perm: int = 128,
     seed: int = 1,
     bands: tuple[int, int] | None = None,
-    sketches: dict[tuple[int, int, int], Sketch] | None = None,
+    sketches: dict[tuple[int, int, int], Sketcher] | None = None,
     spanning: bool = False,
+    plan: Sequence[tuple[int, int]] = (),
+    candidates: CandidatePairs | None = None,
 ) -> pl.DataFrame:
     """Verified pairs ``(a, b, jaccard)`` of document indices with Jaccard >= ``threshold``.
 
     With ``spanning`` only enough verified pairs to connect the same components are returned
     (for grouping; far less work when documents come in large clusters of near-copies).
 
-    ``sketches`` caches the :class:`Sketch` per ``(ngram, num_perm, seed)`` so that several
-    thresholds over the same texts (near_duplicate at 0.8, label_conflict at 0.9) sketch them once.
+    ``sketches`` caches the :class:`Sketcher` per ``(ngram, num_perm, seed)`` so that several
+    thresholds over the same texts (near_duplicate at 0.8, label_conflict at 0.9) sketch them
+    once; ``plan`` names every ``(bands, rows)`` those thresholds will ask for, all computed in
+    the first pass. ``candidates`` replaces the local band keys and buckets (a distributed
+    engine's, see :data:`CandidatePairs`); it must return exactly :func:`pairs_from_keys` of
+    :func:`band_keys`.
     """
     key = (ngram, num_perm, seed)
-    if sketches is not None and key in sketches:
-        sk = sketches[key]
-    else:
-        sk = sketch(texts, ngram=ngram, num_perm=num_perm, seed=seed)
+    sk = sketches.get(key) if sketches is not None else None
+    if sk is None:
+        sk = Sketcher(texts, ngram=ngram, num_perm=num_perm, seed=seed)
         if sketches is not None:
             sketches[key] = sk
+    sk.planned.update(plan)
     schema = {"a": pl.Int64, "b": pl.Int64, "jaccard": pl.Float64}
-    sig = sk.sig
-    if sig is None:
-        return pl.DataFrame(schema=schema)
     b, r = bands or lsh_params(threshold, num_perm)
-    pairs = candidate_pairs(sig, b, r, sk.active)
+    if candidates is not None:
+        pairs = candidates(sk.texts, ngram=ngram, num_perm=num_perm, seed=seed, bands=b, rows=r)
+    else:
+        pairs = sk.pairs(b, r)
     if pairs.height == 0:
         return pl.DataFrame(schema=schema)
     # drop candidates whose MinHash estimate is far below the threshold (0.2 is > 5 standard
     # deviations of the estimate at 128 permutations), then verify the rest exactly
     a_idx, b_idx = pairs["a"].to_numpy(), pairs["b"].to_numpy()
-    estimate = (sig[a_idx] == sig[b_idx]).mean(axis=1)
+    docs = np.unique(np.concatenate([a_idx, b_idx]))
+    sig = sk.signatures(docs)
+    estimate = (sig[np.searchsorted(docs, a_idx)] == sig[np.searchsorted(docs, b_idx)]).mean(axis=1)
+    del sig
     pairs = pairs.with_columns(pl.Series("estimate", estimate)).filter(pl.col("estimate") >= threshold - PRE_REJECT_MARGIN)
     sh = sk.shingles(np.concatenate([pairs["a"].to_numpy(), pairs["b"].to_numpy()]))
     if spanning:

@@ -81,10 +81,14 @@ def ensure_columns(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 class Workspace:
-    def __init__(self, frame: pl.DataFrame, *, norm: pl.Series | None = None, answers: bool = False) -> None:
+    def __init__(self, frame: pl.DataFrame, *, norm: pl.Series | None = None, answers: bool = False,
+                 candidates: Any = None) -> None:
         """``norm``: the normalised text when already computed, in ``line`` order. ``answers``: an
-        open-answer task, whose rows' target (the ``labels`` key) is ``answer_norm``."""
+        open-answer task, whose rows' target (the ``labels`` key) is ``answer_norm``.
+        ``candidates``: a distributed engine's candidate pairs (:data:`curate.rules.minhash.CandidatePairs`)."""
         self.answers = answers
+        self.candidates = candidates
+        self.near_plan: list[tuple[float, int, int, int]] = []  # (threshold, ngram, num_perm, seed) rules will ask for
         frame = ensure_columns(frame)
         # loaders give rows in line order: sorting (a gather of every column) is then skipped
         self.frame = frame if frame[LINE].is_sorted() and not frame[LINE].has_nulls() else frame.sort(LINE, nulls_last=True)
@@ -181,6 +185,8 @@ class Workspace:
             seed=seed,
             sketches=self.__dict__.setdefault("_sketches", {}),
             spanning=True,  # only the components are used
+            plan=[minhash.lsh_params(t, p) for t, g, p, s in self.near_plan if (g, p, s) == (ngram, num_perm, seed)],
+            candidates=self.candidates,
         )
         kept = uniq[non_empty]
         if short_words:
