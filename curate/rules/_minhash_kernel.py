@@ -21,10 +21,21 @@ K_LEN = 0x9E3779B97F4A7C15
 K_SEED = 0xC2B2AE3D27D4EB4F
 
 
+def njit(fn, **kw):
+    """``numba.njit(fn)`` without the GIL, cached next to the module (or in numba's user cache
+    folder when that is read-only), else compiled once per process."""
+    import numba
+
+    try:
+        return numba.njit(cache=True, nogil=True, **kw)(fn)
+    except Exception:  # no writable cache location
+        return numba.njit(nogil=True, **kw)(fn)
+
+
 @lru_cache(maxsize=1)
 def kernels() -> SimpleNamespace | None:
     try:
-        import numba
+        import numba  # noqa: F401  (present: the kernels compile)
     except ImportError:
         return None
     import numpy as np
@@ -36,11 +47,7 @@ def kernels() -> SimpleNamespace | None:
     shift = np.uint64(32)
     mask32 = np.uint64(0xFFFFFFFF)
 
-    def jit(fn, **kw):
-        try:  # cached next to this file, or in numba's user cache folder when that is read-only
-            return numba.njit(cache=True, nogil=True, **kw)(fn)
-        except Exception:  # no writable cache location: compile once per process
-            return numba.njit(nogil=True, **kw)(fn)
+    jit = njit
 
     def _finish(h, length, seed):  # splitmix64 of the polynomial, the length and the seed
         z = h ^ (np.uint64(length) * k_len) ^ (np.uint64(seed) * k_seed)
