@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from curate import yaml_safe
+from curate.engine import engine_spec
 from curate.errors import ConfigError
 from curate.frame import RESERVED_COLUMNS
 from curate.io.source import SourceSpec
 from curate.kinds import Kind, get_kind, kind_from_config
 from curate.options import Param, parse_options
 
-SECTIONS = ("source", "labels", "answer", "rules", "difficulty", "balance", "split", "export", "dryrun", "report")
+SECTIONS = ("source", "labels", "answer", "rules", "difficulty", "balance", "split", "export", "dryrun", "report",
+            "engine")
 TEMPLATE_SUFFIXES = (".md", ".txt", ".j2", ".jinja", ".jinja2")
 
 EXPORT_PARAMS = (
@@ -75,6 +77,7 @@ class PipelineConfig:
     report: dict[str, Any] = field(default_factory=dict)  # checked against REPORT_PARAMS
     resolved: dict[str, Any] = field(default_factory=dict)  # the mapping as run, for the manifest
     where: str = ""
+    engine: dict[str, Any] = field(default_factory=lambda: {"name": "local"})  # curate.engine checks the rest
 
 
 def load_config(
@@ -134,6 +137,7 @@ def _check(mapping: dict[str, Any], base: Path, where: str) -> PipelineConfig:
         base_dir=base, source=source, export=export, kind=kind, labels=sections["labels"], rules=tuple(rules),
         balance=sections["balance"], split=sections["split"] or {}, dryrun=sections["dryrun"], report=report,
         difficulty=sections["difficulty"], resolved=_resolved(mapping, source, export), where=where,
+        engine=engine_spec(mapping.get("engine"), where),
     )
 
 

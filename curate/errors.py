@@ -11,6 +11,7 @@ misuse and for problems that make a run impossible before any work starts::
     ├── SelectionError     the pool cannot be balanced or split as asked (empty, too small)
     ├── LedgerError        the row accounting does not add up (a bug: never ignored)
     ├── GateFailed         a pre-training check said no-go (outputs are written; exit code 1)
+    ├── EngineError        the distributed engine failed (Ray could not start, a worker was lost)
     └── MissingDependency  an optional extra is not installed; the message has the pip command
 """
 
@@ -49,6 +50,10 @@ class GateFailed(CurateError):
     """A check that gates training (e.g. the dry run) said no-go. Outputs are kept."""
 
 
+class EngineError(CurateError):
+    """The engine running the row stages failed (Ray could not start, lost a worker or a node)."""
+
+
 class MissingDependency(CurateError, ImportError):
     """An optional dependency is missing.
 
@@ -63,6 +68,7 @@ class MissingDependency(CurateError, ImportError):
             "gx": "the great-expectations integration",
             "similarity": "text similarity grading",
             "math": "the math_equivalence grader",
+            "ray": "the Ray engine",
         }
         what = purpose or purposes.get(extra, f"this feature ({extra})")
         super().__init__(f"{what} needs the {package!r} package: pip install 'curate[{extra}]'")

@@ -25,6 +25,7 @@ import polars as pl
 
 from curate.config import PipelineConfig, category_column, category_fields, load_config
 from curate.diagnose import explain_all_rejected
+from curate.engine import get_engine
 from curate.errors import ConfigError, CurateError, ExportError, SelectionError
 from curate.export.base import SPLIT_FILES, ExportBundle, get_target
 from curate.export.bundle import build_bundle
@@ -39,7 +40,7 @@ from curate.kinds.base import response_format as kind_response_format
 from curate.ledger import build_ledger, disposition_counts, rejected_rows, rule_counts
 from curate.manifest import build_manifest, dumps, label_counts, sha256_of
 from curate.report.html import render_report
-from curate.rules import RuleContext, data_relative_warnings, evaluate_rules, restate_findings
+from curate.rules import RuleContext, data_relative_warnings, restate_findings
 from curate.schemas import validate as validate_schema
 from curate.select.options import balance_options, split_options
 
@@ -84,7 +85,7 @@ class Pipeline:
 
     def run(self) -> RunResult:
         run = _Run(self)
-        with run.folder:  # checked, locked and staged before any work; unlocked after the hooks
+        with run.folder, run.engine.session(run.say):  # checked, locked, staged and started before any work
             return run.execute()
 
 
@@ -104,6 +105,7 @@ class _Run:
         self.cfg = pipeline.config
         self.out = self.cfg.export.out
         self.folder = OutFolder(self.out, protect=self._inputs(), where=f"{self.cfg.where}export.out")
+        self.engine = get_engine(self.cfg.engine, self.cfg.where)  # where the row stages run (curate.engine)
         self.hooks = dict(pipeline.hooks)
         self.rule_warnings: list[dict[str, Any]] = []  # data-relative rules that rejected many rows
         self.difficulty: tuple[Any, tuple[float, float]] | None = None  # (DifficultyResult, keep band)
@@ -232,7 +234,7 @@ class _Run:
             extra={"answer_key": key},
             kind=kind,
         )
-        rules = evaluate_rules(frame, cfg.rules, base_dir=cfg.base_dir, context=context)
+        rules = self.engine.evaluate_rules(frame, cfg.rules, base_dir=cfg.base_dir, context=context)
         self.rule_warnings = data_relative_warnings(rules.findings, cfg.rules, frame.height, base_dir=cfg.base_dir)
         for warning in self.rule_warnings:
             self.say(f"warning: {warning['message']}")

@@ -19,6 +19,8 @@ def run_command(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (overrides export.out).")] = None,
     target: Annotated[str | None, typer.Option(help="Export target (overrides export.target).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for balancing and splitting.")] = None,
+    engine: Annotated[str | None, typer.Option(
+        help="Where the row stages run: local (default) or ray (overrides engine.name; docs/scale.md).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override any key: --set split.validation=40")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
@@ -31,6 +33,8 @@ def run_command(
         overrides["export.out"] = str(out.resolve())
     if target is not None:
         overrides["export.target"] = target
+    if engine is not None:
+        overrides["engine.name"] = engine
     err = console()
     try:
         pipeline_obj = Pipeline.from_file(pipeline, overrides)

@@ -1,0 +1,277 @@
+"""The Ray engine: the row stages on Ray Data, block by block, with polars inside each block.
+
+``engine: ray`` in the pipeline (or ``curate run --engine ray``); ``pip install 'curate[ray]'``.
+What runs where (docs/scale.md):
+
+- the driver (this process) loads the source with curate's loader, then hands the frame to Ray
+  Data as Arrow blocks (``ray.data.from_arrow`` of slices, in ``line`` order);
+- on Ray, per block (``map_batches(batch_format="pyarrow")``): every row rule in one pass
+  (:func:`curate.rules.engine.row_findings` over the block), and the normalised text that exact
+  and near-duplicate rules compare;
+- on the driver: the dataset rules (adaptive lengths, duplicates, conflicts, id clashes: they
+  need the whole data), selection, split and the export writing.
+
+Outputs are byte-identical to the local engine's: the blocks' results feed the same driver code.
+Ray starts here (``ray.init``) unless the process already runs one: ``engine.address`` or
+``RAY_ADDRESS`` reaches a cluster, otherwise a local Ray with one worker per available CPU
+(``engine.num_cpus`` to choose). Ray's own logging stays off the terminal; the run prints one line
+saying where it runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import socket
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from curate._deps import optional_import
+from curate.engine import Engine
+from curate.errors import ConfigError, CurateError, EngineError
+from curate.frame import GROUPS_SCHEMA, LINE, TEXT, concat_findings
+from curate.options import Param
+from curate.rules.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from curate.rules import RuleContext, RuleResult
+    from curate.rules.base import Rule
+
+MIN_BLOCK_ROWS = 5_000  # smaller blocks cost more in scheduling than they save
+MAX_BLOCK_ROWS = 200_000  # about 130 MB of 600-byte texts: bounds a worker's memory
+BLOCKS_PER_CPU = 2  # so a slow block does not leave the other CPUs idle at the end
+PROBE_SECONDS = 5.0  # ray.init retries an unreachable address for minutes: probe it first
+
+
+class RayEngine(Engine):
+    """Row stages on Ray Data (see the module docstring)."""
+
+    name = "ray"
+    params = (
+        Param("address", str, None, nullable=True),  # a cluster's HOST:PORT, ray://HOST:PORT or auto
+        Param("num_cpus", int, None, low=1, nullable=True),  # a local Ray's CPUs (default: all available)
+    )
+
+    def __init__(self, where: str = "", **options: Any) -> None:
+        super().__init__(where, **options)
+        if self.options["address"] is not None and self.options["num_cpus"] is not None:
+            raise ConfigError(f"{where}num_cpus sizes a local Ray; a cluster's nodes declare their own CPUs "
+                              "(ray start --num-cpus): drop num_cpus or address")
+        self.cpus = 1
+
+    @contextlib.contextmanager
+    def session(self, say: Callable[[str], None] = lambda _: None) -> Iterator[Engine]:
+        ray = optional_import("ray", "ray", "the Ray engine")
+        optional_import("ray.data", "ray", "the Ray engine")
+        started = False
+        if not ray.is_initialized():
+            where = self._start(ray)
+            started = True
+        else:
+            where = "the Ray this process already runs"
+        try:
+            _quiet_ray_data()
+            self.cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            say(f"engine ray: running the row stages on {where} ({self.cpus} CPUs)")
+            yield self
+        except Exception as exc:
+            translated = _translate(exc, ray)
+            if translated is exc:
+                raise
+            raise translated from None
+        finally:
+            if started:
+                ray.shutdown()
+
+    def _start(self, ray: Any) -> str:
+        address = self.options["address"] or os.environ.get("RAY_ADDRESS") or None
+        source = "engine.address" if self.options["address"] else "RAY_ADDRESS"
+        quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+        if address is None:
+            cpus = self.options["num_cpus"] or _available_cpus()
+            try:
+                ray.init(num_cpus=cpus, include_dashboard=False, configure_logging=True, **quiet)
+            except Exception as exc:  # e.g. no room for the object store, a port taken
+                raise EngineError(f"{self.where}could not start a local Ray: {_first_line(exc)}") from None
+            return "a local Ray"
+        _probe(address, f"{self.where}{source} {address!r}")
+        try:
+            ray.init(address=address, **quiet)
+        except Exception as exc:  # a version mismatch, no cluster at "auto", ...
+            raise ConfigError(f"{self.where}{source} {address!r}: cannot join the Ray cluster: "
+                              f"{_first_line(exc)}") from None
+        return f"the Ray cluster at {address}"
+
+    # -- the rules stage ---------------------------------------------------------------------------
+    def evaluate_rules(
+        self,
+        frame: pl.DataFrame,
+        packs: Sequence[str | Mapping[str, Any] | Rule],
+        *,
+        base_dir: Path | None = None,
+        context: RuleContext | None = None,
+    ) -> RuleResult:
+        """Row rules per block on Ray, dataset rules on the driver over a workspace whose
+        normalised text comes from Ray too; same result as :func:`curate.rules.evaluate_rules`."""
+        from curate.rules import RuleContext, RuleResult, evaluate_rules
+        from curate.rules.base import RowRule
+        from curate.rules.engine import run_rules
+        from curate.rules.packs import resolve_rules
+
+        context = context or RuleContext()
+        if frame.height == 0:
+            return evaluate_rules(frame, packs, base_dir=base_dir, context=context)
+        rules = [r for r in resolve_rules(packs, base_dir) if r.enabled and r.applies(context)]
+        row = [r for r in rules if isinstance(r, RowRule)]
+        rest = [r for r in rules if not isinstance(r, RowRule)]
+        # the workspace's row order (smallest line first), so blocks concatenate in that order
+        if not frame[LINE].is_sorted() or frame[LINE].has_nulls():
+            frame = frame.sort(LINE, nulls_last=True)
+        rows = self.dataset(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+        found = self._row_findings(rows, row, context)
+        ws = _RayWorkspace(frame, answers=not context.is_labels, normalise=lambda: self._normalised(rows, frame))
+        findings, groups = run_rules(frame, rest, context, ws)
+        findings = concat_findings([found, findings])
+        return RuleResult(findings, groups if groups.height else pl.DataFrame(schema=GROUPS_SCHEMA))
+
+    def dataset(self, table: pa.Table) -> Any:
+        """``table`` as a Ray Dataset of contiguous slices, in order: a few blocks per CPU,
+        each between :data:`MIN_BLOCK_ROWS` and :data:`MAX_BLOCK_ROWS` rows when it can be."""
+        import ray.data
+
+        n = table.num_rows
+        parts = max(BLOCKS_PER_CPU * self.cpus, math.ceil(n / MAX_BLOCK_ROWS))
+        parts = max(1, min(parts, math.ceil(n / MIN_BLOCK_ROWS)))
+        step = max(1, math.ceil(n / parts))
+        return ray.data.from_arrow([table.slice(i, step) for i in range(0, max(n, 1), step)])
+
+    def _row_findings(self, rows: Any, rules: list[Rule], context: RuleContext) -> pl.DataFrame:
+        if not rules:
+            return concat_findings([])
+        specs = [(type(r), {k: v for k, v in r.to_dict().items() if k != "rule"}) for r in rules]
+        out = rows.map_batches(_row_findings_block, batch_format="pyarrow", batch_size=None,
+                               zero_copy_batch=True, fn_kwargs={"specs": specs, "context": context})
+        return concat_findings(collect(out))
+
+    def _normalised(self, rows: Any, frame: pl.DataFrame) -> pl.Series:
+        from curate.rules.workspace import normalised_text
+
+        out = rows.select_columns([LINE, TEXT]).map_batches(
+            _normalised_block, batch_format="pyarrow", batch_size=None, zero_copy_batch=True,
+            fn_kwargs={"normalise": normalised_text})
+        parts = collect(out)
+        got = pl.concat(parts) if parts else pl.DataFrame({LINE: [], "norm": []})
+        if not got[LINE].equals(frame[LINE]):  # blocks came back out of order: never silently
+            raise EngineError("internal error: Ray returned the normalised text blocks out of order; please report this")
+        return got["norm"]
+
+
+class _RayWorkspace(Workspace):
+    """The local workspace, but its normalised text is computed by ``normalise`` (on Ray) the
+    first time a rule needs it; the same values as the local workspace's."""
+
+    def __init__(self, frame: pl.DataFrame, *, answers: bool, normalise: Callable[[], pl.Series]) -> None:
+        super().__init__(frame, answers=answers)
+        self._normalise = normalise
+
+    @cached_property
+    def norm(self) -> pl.Series:
+        return self._normalise().alias("norm")
+
+
+def collect(dataset: Any) -> list[pl.DataFrame]:
+    """The blocks of ``dataset`` as polars frames, in order (the session preserves order)."""
+    import ray
+
+    return [pl.from_arrow(table) for table in ray.get(dataset.to_arrow_refs()) if table.num_rows]
+
+
+# -- what runs on the workers (module functions: pickled by reference) ------------------------------
+def _row_findings_block(block: pa.Table, *, specs: list[tuple[type, dict[str, Any]]], context: RuleContext) -> pa.Table:
+    from curate.rules.engine import row_findings
+    from curate.rules.workspace import Workspace
+
+    rules = [cls(**options) for cls, options in specs]
+    frame = pl.from_arrow(block)
+    found = row_findings(Workspace(frame, answers=not context.is_labels), rules, context)
+    return found.to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+def _normalised_block(block: pa.Table, *, normalise: Callable[[pl.Series], pl.Series]) -> pa.Table:
+    frame = pl.from_arrow(block)
+    out = frame.select(pl.col(LINE), normalise(frame[TEXT]).alias("norm"))
+    return out.to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+# -- starting Ray, and its failures as one line ----------------------------------------------------------
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _probe(address: str, what: str) -> None:
+    """Fail at once, in one line, when nothing listens at ``address`` (``HOST:PORT``, or
+    ``ray://HOST:PORT``); ``auto`` and ``local`` are left to Ray."""
+    if address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{what}: expected HOST:PORT (e.g. 10.0.0.5:6379, the head node's `ray start --head` "
+                          "address), ray://HOST:10001 or auto")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"{what}: no Ray cluster reachable ({reason}); start one with `ray start --head` "
+                          "or fix the address") from None
+
+
+def _quiet_ray_data() -> None:
+    """No progress bars or per-dataset log lines on the user's terminal; blocks keep their order."""
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    ctx.execution_options.preserve_order = True
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def _translate(exc: Exception, ray: Any) -> Exception:
+    """A failure inside Ray as curate would raise it: a curate error raised in a worker as itself
+    (without the remote traceback Ray wraps it in); Ray's own failures (a lost worker or node, the
+    object store full) as a one-line :class:`EngineError`; anything else unchanged (``exc``:
+    a bug, whose traceback the CLI saves)."""
+    chain: list[BaseException] = []
+    node: BaseException | None = exc
+    while node is not None and all(node is not seen for seen in chain):
+        chain.append(node)
+        node = getattr(node, "cause", None) or node.__cause__
+    remote = [e for e in chain if isinstance(e, ray.exceptions.RayError)]
+    if not remote:
+        return exc
+    for err in chain:
+        if isinstance(err, CurateError) and not isinstance(err, ray.exceptions.RayError):
+            return err
+    system = [e for e in remote if not isinstance(e, ray.exceptions.RayTaskError)]
+    if system:
+        return EngineError(f"the Ray engine failed: {type(system[0]).__name__}: {_first_line(system[0])}")
+    return exc

@@ -1,0 +1,169 @@
+"""The Ray engine (issue 16): the same outputs as the local engine, byte for byte, on a ~30k-row
+pool with every kind of planted defect; one-line errors for a missing extra and a bad address.
+
+Ray starts once for the module (``ray.init(num_cpus=2)``, a few seconds); the pipeline reuses it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+import yaml
+from ray_pool import write_pool
+
+import curate
+from curate.config import load_config
+from curate.engine import get_engine, registered_engines
+from curate.errors import ConfigError, EngineError, MissingDependency
+from curate.pipeline import Pipeline
+
+ray = pytest.importorskip("ray")
+
+OUTPUTS = ("train.jsonl", "valid.jsonl", "ledger.parquet", "rejected.jsonl", "findings.parquet",
+           "response_format.json", "grader.json", "report.html")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray for the module: 2 CPUs, as CI has."""
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ray_pool")
+    rows = write_pool(folder / "raw.jsonl", 30_000)
+    config = {
+        "source": {"path": "raw.jsonl", "id": "id", "text": "text", "labels": "labels"},
+        "rules": ["default"],
+        "balance": {"size": 6000, "seed": 3},
+        "split": {"validation": 1000, "seed": 3},
+        "export": {"out": "out", "developer": "Name the intents or topics of the text.", "grader": "multilabel_f1"},
+    }
+    (folder / "pipeline.yaml").write_text(yaml.safe_dump(config))
+    return folder, rows
+
+
+def test_engines_are_registered_and_checked_before_any_work():
+    assert set(registered_engines()) == {"local", "ray"}
+    assert get_engine("ray").options == {"address": None, "num_cpus": None}
+    with pytest.raises(ConfigError, match="unknown engine 'spark'; engines: local, ray"):
+        get_engine({"name": "spark"})
+    with pytest.raises(ConfigError, match="The 'num_cpus' parameter of engine ray must be an int"):
+        get_engine({"name": "ray", "num_cpus": 0})
+    with pytest.raises(ConfigError, match="num_cpus sizes a local Ray"):
+        get_engine({"name": "ray", "address": "head:6379", "num_cpus": 4})
+
+
+def test_ray_engine_outputs_are_byte_identical_to_the_local_engine(pool, local_ray):
+    folder, rows = pool
+    local = curate.run(folder / "pipeline.yaml", export__out=str(folder / "local"))
+    on_ray = curate.run(folder / "pipeline.yaml", export__out=str(folder / "ray"), engine__name="ray")
+    counts = local.manifest["counts"]
+    assert sum(counts.values()) == rows and counts["train"] == 5000 and counts["valid"] == 1000
+    found = set(local.findings["rule"])  # the pool gives every stage of the default pack work
+    assert {"malformed_json", "empty_text", "control_chars", "mojibake", "wrong_type", "missing_field",
+            "no_labels", "mostly_non_text", "duplicate", "normalized_duplicate", "near_duplicate",
+            "label_conflict", "id_conflict"} <= found, found
+    assert on_ray.findings.equals(local.findings) and on_ray.ledger.equals(local.ledger)
+    for name in OUTPUTS:
+        assert (folder / "local" / name).read_bytes() == (folder / "ray" / name).read_bytes(), name
+    # the manifests differ only in the engine asked for and the output folder
+    manifests = [json.loads((folder / out / "manifest.json").read_text()) for out in ("local", "ray")]
+    assert manifests[1]["config"].pop("engine") == {"name": "ray"}
+    for m in manifests:
+        m["config"]["export"].pop("out")
+    assert manifests[0] == manifests[1]
+
+
+def test_ray_engine_keeps_a_running_ray_and_says_where_it_runs(tmp_path, local_ray):
+    (tmp_path / "raw.jsonl").write_text("".join(
+        json.dumps({"id": f"r{i}", "text": f"document number {i} about topic {i % 3}", "labels": [f"t{i % 3}"]}) + "\n"
+        for i in range(40)))
+    said: list[str] = []
+    pipeline = Pipeline(load_config({
+        "source": {"path": "raw.jsonl"}, "split": {"validation": 8}, "export": {"out": "out"},
+        "engine": {"name": "ray"}}, base_dir=tmp_path), progress=said.append)
+    result = pipeline.run()
+    assert said[0] == "engine ray: running the row stages on the Ray this process already runs (2 CPUs)"
+    assert result.manifest["counts"]["valid"] == 8 and ray.is_initialized()
+
+
+def test_missing_ray_extra_names_the_pip_line(tmp_path, monkeypatch):
+    import importlib
+
+    real = importlib.import_module
+
+    def without_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError(f"No module named {name!r}")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", without_ray)
+    (tmp_path / "raw.jsonl").write_text('{"id": "a", "text": "some text", "labels": ["x"]}\n')
+    (tmp_path / "p.yaml").write_text("source: {path: raw.jsonl}\nengine: ray\nexport: {out: out}\n")
+    with pytest.raises(MissingDependency) as caught:
+        curate.run(tmp_path / "p.yaml")
+    assert str(caught.value) == "the Ray engine needs the 'ray' package: pip install 'curate[ray]'"
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_unreachable_cluster_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "raw.jsonl").write_text('{"id": "a", "text": "some text", "labels": ["x"]}\n')
+    (tmp_path / "p.yaml").write_text("source: {path: raw.jsonl}\nexport: {out: out}\n")
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = subprocess.run([sys.executable, "-m", "curate", "run", str(tmp_path / "p.yaml"), "--engine", "ray",
+                           "--set", f"engine.address=127.0.0.1:{port}"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'p.yaml'}: engine: engine.address '127.0.0.1:{port}': no Ray cluster reachable "
+        "(Connection refused); start one with `ray start --head` or fix the address"]
+    done = subprocess.run([sys.executable, "-m", "curate", "run", str(tmp_path / "p.yaml"), "--engine", "ray"],
+                          capture_output=True, text=True, timeout=120, env={**_env(), "RAY_ADDRESS": "nohostport"})
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "RAY_ADDRESS 'nohostport': expected HOST:PORT" in done.stderr
+
+
+def test_a_ray_failure_is_one_line(local_ray):
+    from curate.engine.ray import _translate
+
+    lost = ray.exceptions.WorkerCrashedError()
+    err = _translate(RuntimeError("wrapped"), ray)
+    assert isinstance(err, RuntimeError)  # not Ray's: unchanged
+    try:
+        raise RuntimeError("while mapping a block") from lost
+    except RuntimeError as exc:
+        err = _translate(exc, ray)
+    assert isinstance(err, EngineError) and "\n" not in str(err)
+    assert str(err).startswith("the Ray engine failed: WorkerCrashedError: ")
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+
+
+def test_block_results_concatenate_in_line_order(local_ray):
+    from curate.engine.ray import RayEngine
+
+    engine = RayEngine()
+    engine.cpus = 2
+    frame = pl.DataFrame({"line": range(1, 12_001), "text": [f"Text  NUMBER {i}" for i in range(12_000)]})
+    ds = engine.dataset(frame.to_arrow())
+    assert ds.num_blocks() == 3  # 12,000 rows: 4 per 2 CPUs, but at least 5,000 rows a block
+    norm = engine._normalised(ds, frame)
+    assert norm.to_list() == [f"text number {i}" for i in range(12_000)]
