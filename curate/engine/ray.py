@@ -6,10 +6,12 @@ What runs where (docs/scale.md):
 - the driver (this process) loads the source with curate's loader, then hands the frame to Ray
   Data as Arrow blocks (``ray.data.from_arrow`` of slices, in ``line`` order);
 - on Ray, per block (``map_batches(batch_format="pyarrow")``): every row rule in one pass
-  (:func:`curate.rules.engine.row_findings` over the block), and the normalised text that exact
-  and near-duplicate rules compare;
+  (:func:`curate.rules.engine.row_findings` over the block), the normalised text that exact
+  and near-duplicate rules compare, and the MinHash band keys, then the candidate pairs of each
+  ``(band, key)`` bucket after Ray Data's group-by shuffle (:meth:`RayEngine.candidate_pairs`);
 - on the driver: the dataset rules (adaptive lengths, duplicates, conflicts, id clashes: they
-  need the whole data), selection, split and the export writing.
+  need the whole data) over those results (the exact Jaccard check of the candidate pairs and the
+  components included), selection, split and the export writing.
 
 Outputs are byte-identical to the local engine's: the blocks' results feed the same driver code.
 Ray starts here (``ray.init``) unless the process already runs one: ``engine.address`` or
@@ -21,6 +23,7 @@ saying where it runs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -78,10 +81,10 @@ class RayEngine(Engine):
         else:
             where = "the Ray this process already runs"
         try:
-            _quiet_ray_data()
-            self.cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-            say(f"engine ray: running the row stages on {where} ({self.cpus} CPUs)")
-            yield self
+            with _ray_data_settings():
+                self.cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+                say(f"engine ray: running the row stages on {where} ({self.cpus} CPUs)")
+                yield self
         except Exception as exc:
             translated = _translate(exc, ray)
             if translated is exc:
@@ -137,7 +140,9 @@ class RayEngine(Engine):
             frame = frame.sort(LINE, nulls_last=True)
         rows = self.dataset(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
         found = self._row_findings(rows, row, context)
-        ws = _RayWorkspace(frame, answers=not context.is_labels, normalise=lambda: self._normalised(rows, frame))
+        context = dataclasses.replace(context, candidate_pairs=self.candidate_pairs)
+        ws = _RayWorkspace(frame, answers=not context.is_labels, candidates=context.candidate_pairs,
+                           normalise=lambda: self._normalised(rows, frame))
         findings, groups = run_rules(frame, rest, context, ws)
         findings = concat_findings([found, findings])
         return RuleResult(findings, groups if groups.height else pl.DataFrame(schema=GROUPS_SCHEMA))
@@ -174,12 +179,34 @@ class RayEngine(Engine):
         return got["norm"]
 
 
+    def candidate_pairs(self, texts: pl.Series, *, ngram: int, num_perm: int, seed: int, bands: int,
+                        rows: int) -> pl.DataFrame:
+        """MinHash candidate pairs of ``texts`` (:data:`curate.rules.minhash.CandidatePairs`):
+        band keys per block on Ray (``doc`` shifted to the block's place in ``texts``), each key
+        assigned to one of a few partitions by its value, then Ray Data's ``groupby`` on the
+        partition (a task-based sort shuffle: every ``(band, k)`` bucket whole in one group) and
+        the pairs of each group's buckets. Sorted and unique: exactly the local
+        ``pairs_from_keys(band_keys(texts))``."""
+        from curate.rules import minhash
+
+        docs = pl.DataFrame({"doc": pl.int_range(texts.len(), dtype=pl.Int64, eager=True), TEXT: texts})
+        params = {"ngram": ngram, "num_perm": num_perm, "seed": seed, "bands": bands, "rows": rows}
+        keys = self.dataset(docs.to_arrow(compat_level=pl.CompatLevel.oldest())).map_batches(
+            _band_keys_block, batch_format="pyarrow", batch_size=None, zero_copy_batch=True,
+            fn_kwargs={"params": params, "parts": BLOCKS_PER_CPU * self.cpus})
+        pairs = collect(keys.groupby("part").map_groups(_pairs_block, batch_format="pyarrow"))
+        if not pairs:
+            return minhash.pairs_from_keys(pl.DataFrame(schema=minhash.KEYS_SCHEMA))
+        return pl.concat(pairs).unique().sort(["a", "b"])
+
+
 class _RayWorkspace(Workspace):
     """The local workspace, but its normalised text is computed by ``normalise`` (on Ray) the
     first time a rule needs it; the same values as the local workspace's."""
 
-    def __init__(self, frame: pl.DataFrame, *, answers: bool, normalise: Callable[[], pl.Series]) -> None:
-        super().__init__(frame, answers=answers)
+    def __init__(self, frame: pl.DataFrame, *, answers: bool, candidates: Any,
+                 normalise: Callable[[], pl.Series]) -> None:
+        super().__init__(frame, answers=answers, candidates=candidates)
         self._normalise = normalise
 
     @cached_property
@@ -203,6 +230,25 @@ def _row_findings_block(block: pa.Table, *, specs: list[tuple[type, dict[str, An
     frame = pl.from_arrow(block)
     found = row_findings(Workspace(frame, answers=not context.is_labels), rules, context)
     return found.to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+def _band_keys_block(block: pa.Table, *, params: dict[str, int], parts: int) -> pa.Table:
+    """The block's band keys, ``doc`` its place in the whole, ``part`` the group its bucket goes to
+    (the key modulo ``parts``: arithmetic, so every worker agrees whatever its library versions)."""
+    from curate.rules import minhash
+
+    frame = pl.from_arrow(block)
+    keys = minhash.band_keys(frame[TEXT], **params)
+    keys = keys.with_columns(frame["doc"].gather(keys["doc"]).alias("doc"),
+                             (pl.col("k") % parts).cast(pl.Int64).alias("part"))
+    return keys.to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+def _pairs_block(group: pa.Table) -> pa.Table:
+    from curate.rules import minhash
+
+    keys = pl.from_arrow(group).drop("part")
+    return minhash.pairs_from_keys(keys).to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
 def _normalised_block(block: pa.Table, *, normalise: Callable[[pl.Series], pl.Series]) -> pa.Table:
@@ -238,16 +284,30 @@ def _probe(address: str, what: str) -> None:
                           "or fix the address") from None
 
 
-def _quiet_ray_data() -> None:
-    """No progress bars or per-dataset log lines on the user's terminal; blocks keep their order."""
+@contextlib.contextmanager
+def _ray_data_settings() -> Iterator[None]:
+    """No progress bars or per-dataset log lines on the user's terminal; blocks keep their order;
+    shuffles run as tasks (the hash shuffle's aggregator actors take seconds to start, each time).
+    The process's own settings come back afterwards."""
     import ray.data
+    from ray.data.context import ShuffleStrategy
 
     ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    ctx.print_on_execution_start = False
+    loggers = [logging.getLogger(name) for name in ("ray", "ray.data")]
+    saved = (ctx.enable_progress_bars, ctx.print_on_execution_start, ctx.execution_options.preserve_order,
+             ctx.shuffle_strategy, [lg.level for lg in loggers])
+    ctx.enable_progress_bars = ctx.print_on_execution_start = False
     ctx.execution_options.preserve_order = True
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        ctx.enable_progress_bars, ctx.print_on_execution_start, ctx.execution_options.preserve_order, \
+            ctx.shuffle_strategy, levels = saved
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def _first_line(exc: BaseException) -> str:
