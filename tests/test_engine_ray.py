@@ -164,7 +164,7 @@ def test_block_results_concatenate_in_line_order(local_ray):
     engine.cpus = 2
     frame = pl.DataFrame({"line": range(1, 12_001), "text": [f"Text  NUMBER {i}" for i in range(12_000)]})
     with _ray_data_settings():
-        ds = engine.dataset(frame.to_arrow())
+        ds = engine.dataset(frame)
         assert ds.num_blocks() == 3  # 12,000 rows: 4 per 2 CPUs, but at least 5,000 rows a block
         norm = engine._normalised(ds, frame)
     assert norm.to_list() == [f"text number {i}" for i in range(12_000)]

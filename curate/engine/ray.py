@@ -138,7 +138,7 @@ class RayEngine(Engine):
         # the workspace's row order (smallest line first), so blocks concatenate in that order
         if not frame[LINE].is_sorted() or frame[LINE].has_nulls():
             frame = frame.sort(LINE, nulls_last=True)
-        rows = self.dataset(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+        rows = self.dataset(frame)
         found = self._row_findings(rows, row, context)
         context = dataclasses.replace(context, candidate_pairs=self.candidate_pairs)
         ws = _RayWorkspace(frame, answers=not context.is_labels, candidates=context.candidate_pairs,
@@ -147,16 +147,21 @@ class RayEngine(Engine):
         findings = concat_findings([found, findings])
         return RuleResult(findings, groups if groups.height else pl.DataFrame(schema=GROUPS_SCHEMA))
 
-    def dataset(self, table: pa.Table) -> Any:
-        """``table`` as a Ray Dataset of contiguous slices, in order: a few blocks per CPU,
-        each between :data:`MIN_BLOCK_ROWS` and :data:`MAX_BLOCK_ROWS` rows when it can be."""
+    def dataset(self, frame: pl.DataFrame) -> Any:
+        """``frame`` as a Ray Dataset of contiguous slices, in order: a few blocks per CPU, each
+        between :data:`MIN_BLOCK_ROWS` and :data:`MAX_BLOCK_ROWS` rows when it can be. Each slice
+        is converted to Arrow and put in the object store in turn, so the driver never holds a
+        second copy of the whole frame."""
+        import ray
         import ray.data
 
-        n = table.num_rows
+        n = frame.height
         parts = max(BLOCKS_PER_CPU * self.cpus, math.ceil(n / MAX_BLOCK_ROWS))
         parts = max(1, min(parts, math.ceil(n / MIN_BLOCK_ROWS)))
         step = max(1, math.ceil(n / parts))
-        return ray.data.from_arrow([table.slice(i, step) for i in range(0, max(n, 1), step)])
+        refs = [ray.put(frame.slice(i, step).to_arrow(compat_level=pl.CompatLevel.oldest()))
+                for i in range(0, max(n, 1), step)]
+        return ray.data.from_arrow_refs(refs)
 
     def _row_findings(self, rows: Any, rules: list[Rule], context: RuleContext) -> pl.DataFrame:
         if not rules:
@@ -191,7 +196,7 @@ class RayEngine(Engine):
 
         docs = pl.DataFrame({"doc": pl.int_range(texts.len(), dtype=pl.Int64, eager=True), TEXT: texts})
         params = {"ngram": ngram, "num_perm": num_perm, "seed": seed, "bands": bands, "rows": rows}
-        keys = self.dataset(docs.to_arrow(compat_level=pl.CompatLevel.oldest())).map_batches(
+        keys = self.dataset(docs).map_batches(
             _band_keys_block, batch_format="pyarrow", batch_size=None, zero_copy_batch=True,
             fn_kwargs={"params": params, "parts": BLOCKS_PER_CPU * self.cpus})
         pairs = collect(keys.groupby("part").map_groups(_pairs_block, batch_format="pyarrow"))
