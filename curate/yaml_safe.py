@@ -36,12 +36,8 @@ def read_text(path: str | Path, what: str) -> str:
     path = Path(path)
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: {what} does not exist") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a {what}") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+        raise file_error(path, what, exc) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -49,6 +45,19 @@ def read_text(path: str | Path, what: str) -> str:
         raise ConfigError(
             f"{path}:{line}: the {what} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
         ) from None
+
+
+def file_error(path: str | Path, what: str, exc: OSError) -> ConfigError:
+    """The one-line error for a configuration file that cannot be opened.
+
+    >>> print(file_error("x.json", "item file", IsADirectoryError()))
+    x.json: is a folder, not an item file
+    """
+    if isinstance(exc, FileNotFoundError):
+        return ConfigError(f"{path}: {what} does not exist")
+    if isinstance(exc, IsADirectoryError):
+        return ConfigError(f"{path}: is a folder, not {'an' if what[:1] in 'aeiou' else 'a'} {what}")
+    return ConfigError(f"{path}: cannot read the {what} ({exc.strerror or exc})")
 
 
 def read_json(path: str | Path, what: str) -> Any:

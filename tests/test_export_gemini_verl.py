@@ -185,7 +185,7 @@ def test_verl_warns_about_prompts_over_max_prompt_length():
 
 def test_verl_string_references_are_the_ground_truth_itself(tmp_path):
     grader = build_grader("exact_match")
-    bundle = make_bundle(splits={"train": text_frame(6), "valid": text_frame(2, 50)}, grader=grader)
+    bundle = make_bundle_with_kind("text", splits={"train": text_frame(6), "valid": text_frame(2, 50)}, grader=grader)
     write("verl", bundle, tmp_path / "out")
     frame = pl.read_parquet(tmp_path / "out" / "train.parquet")
     assert frame["reward_model"].struct.field("ground_truth").to_list() == [f"answer {i}" for i in range(6)]

@@ -13,7 +13,6 @@ import polars as pl
 import pytest
 
 from curate.export import get_target, target_names
-from curate.export._reference import reference_is_json
 
 kinds = pytest.importorskip("curate.kinds")
 
@@ -115,7 +114,7 @@ def test_every_kind_through_every_target(curated, target, tmp_path):
         want = expected[key]
         if target in ("verl", "gemini-rl"):
             assert isinstance(value, str), (kind, target, value)
-            parsed = json.loads(value) if reference_is_json(bundle.splits["train"]) else value
+            parsed = json.loads(value) if bundle.kind.reference_is_json else value
             assert _same(kind, parsed, want), (kind, target, value, want)
         else:
             assert _same(kind, value, want), (kind, target, value, want)

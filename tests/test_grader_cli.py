@@ -67,6 +67,14 @@ def test_grade_reads_one_row_of_an_exported_jsonl_file(files, tmp_path):
         app, ["grade", "-g", str(grader), "-i", str(train), "--row", "9", "-t", "{}"]
     )
     assert past.exit_code == 2 and "fewer than 9 lines" in past.stderr
+    train.write_bytes(b'{"reference_answer": ["l0"]}\n{"reference_answer": NaN}\n\xff\n')
+    for row, message in [("2", f"{train}:2: the item holds NaN, which is not valid JSON"),
+                         ("3", f"{train}:3: the item is not valid UTF-8")]:
+        bad = CliRunner().invoke(app, ["grade", "-g", str(grader), "-i", str(train), "--row", row, "-t", "{}"])
+        assert bad.exit_code == 2 and message in bad.stderr, bad.stderr
+    for item, message in [(tmp_path, "is a folder, not an item file"), (tmp_path / "no.jsonl", "item file does not exist")]:
+        bad = CliRunner().invoke(app, ["grade", "-g", str(grader), "-i", str(item), "--row", "1", "-t", "{}"])
+        assert bad.exit_code == 2 and f"{item}: {message}" in bad.stderr, bad.stderr
 
 
 def test_grade_reports_offline_limits(tmp_path, files):

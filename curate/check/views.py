@@ -20,9 +20,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
+from curate.check.read import file_bytes
+from curate.check.view_exprs import NoView, Reading, decode_lines
 from curate.errors import SourceError
+from curate.io.strict_json import loads
 
 MANIFEST = "manifest.json"
+
+
+def reference_value(value: Any, reading: Reading) -> Any:
+    """A reference a target holds as a string, read as the manifest's task kind says.
+
+    >>> reference_value("42", Reading(False)), reference_value("42", Reading(True)), reference_value("42", Reading())
+    ('42', 42, 42)
+    """
+    if reading.reference_is_json is None:
+        return _json_or_text(value)
+    if reading.reference_is_json and isinstance(value, str):
+        try:
+            return loads(value)
+        except (ValueError, RecursionError):
+            return value
+    return value
 
 
 def _json_or_text(value: Any) -> Any:
@@ -52,7 +73,7 @@ def eval_item(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def gemini_row(row: dict[str, Any]) -> dict[str, Any]:
+def gemini_row(row: dict[str, Any], reading: Reading = Reading()) -> dict[str, Any]:
     def text(turn: Any) -> Any:
         parts = turn.get("parts") if isinstance(turn, dict) else None
         if not isinstance(parts, list):
@@ -71,22 +92,25 @@ def gemini_row(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"messages": messages}
     references = row.get("references")
     if isinstance(references, dict):
-        out.update({k: _json_or_text(v) for k, v in references.items()})
+        out.update({k: reference_value(v, reading) if k == reading.reference_key else _json_or_text(v)
+                    for k, v in references.items()})
     return out
 
 
-def prompt_row(row: dict[str, Any]) -> dict[str, Any]:
+def prompt_row(row: dict[str, Any], reading: Reading = Reading()) -> dict[str, Any]:
     prompt = row.get("prompt")
     out = {k: v for k, v in row.items() if k != "prompt"}
+    if reading.reference_is_json and isinstance(out.get("reference_answer"), str):  # the json kind's JSON text
+        out["reference_answer"] = reference_value(out["reference_answer"], reading)
     out["messages"] = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
     return system_as_developer(out)  # open models' chat templates take the prompt as "system"
 
 
-def verl_row(row: dict[str, Any]) -> dict[str, Any]:
+def verl_row(row: dict[str, Any], reading: Reading = Reading()) -> dict[str, Any]:
     out = prompt_row({"prompt": row.get("prompt")})
     reward = row.get("reward_model")
     if isinstance(reward, dict):
-        out["reference_answer"] = _json_or_text(reward.get("ground_truth"))
+        out["reference_answer"] = reference_value(reward.get("ground_truth"), reading)
     extra = row.get("extra_info")
     if isinstance(extra, dict) and extra.get("id") is not None:
         out["id"] = extra["id"]
@@ -103,20 +127,43 @@ class Planned:
     note: str = ""
 
 
-def target_of(path: Path, explicit: str | None) -> str | None:
-    """``explicit``, else the target in the ``manifest.json`` beside ``path`` (or one folder up)."""
-    if explicit:
-        return explicit
+def manifest_of(path: Path) -> dict[str, Any] | None:
+    """The ``manifest.json`` beside ``path`` (or one folder up), when there is a readable one."""
     for folder in (path.parent, path.parent.parent):
         manifest = folder / MANIFEST
         if manifest.is_file():
             try:
                 data = json.loads(manifest.read_text(encoding="utf-8"))
-                target = data["config"]["export"]["target"]
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError):
                 return None
-            return target if isinstance(target, str) else None
+            return data if isinstance(data, dict) else None
     return None
+
+
+def target_of(path: Path, explicit: str | None) -> str | None:
+    """``explicit``, else the target in the ``manifest.json`` beside ``path`` (or one folder up)."""
+    if explicit:
+        return explicit
+    try:
+        target = manifest_of(path)["config"]["export"]["target"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return None
+    return target if isinstance(target, str) else None
+
+
+def reading_of(path: Path) -> Reading:
+    """How the rows of ``path`` hold their reference, from the run's configuration in the manifest:
+    the task kind answers whether a string reference is JSON (:attr:`Kind.reference_is_json`)."""
+    from curate.errors import ConfigError
+    from curate.kinds import kind_from_config
+
+    try:
+        config = manifest_of(path)["config"]  # type: ignore[index]
+        kind = kind_from_config(config.get("answer"), config.get("labels"), answer_field=config["source"].get("answer"))
+        key = (config["export"].get("options") or {}).get("reference_key", "reference_answer")
+    except (ConfigError, KeyError, TypeError, AttributeError):
+        return Reading()
+    return Reading(bool(kind.reference_is_json), key if isinstance(key, str) else "reference_answer")
 
 
 def prepare(paths: list[Path], explicit: str | None, scratch: Path) -> list[Planned]:
@@ -139,35 +186,78 @@ def prepare(paths: list[Path], explicit: str | None, scratch: Path) -> list[Plan
         elif target.rows_are_rft:
             out.append(Planned(path, path, name))
         else:
-            out.append(Planned(path, write_view(path, target, scratch / str(i)), name))
+            out.append(Planned(path, write_view(path, target, scratch / str(i), reading_of(path)), name))
     return out
 
 
-def write_view(path: Path, target: Any, folder: Path) -> Path:
-    """An RFT-row JSONL of ``path`` (JSONL or Parquet) with the same line numbers."""
-    import polars as pl
-
-    from curate.check.read import file_bytes
-    from curate.io.strict_json import loads
-
+def write_view(path: Path, target: Any, folder: Path, reading: Reading = Reading()) -> Path:
+    """An RFT-row JSONL of ``path`` (JSONL or Parquet) with the same line numbers: the target's
+    :meth:`~curate.export.base.ExportTarget.rft_view` expression over the whole file, or row by
+    row (:meth:`~curate.export.base.ExportTarget.rft_row`) for a file the expression cannot take."""
     folder.mkdir(parents=True, exist_ok=True)
     view = folder / (path.stem + ".jsonl")
     if (path.parent / "response_format.json").is_file():
         shutil.copy(path.parent / "response_format.json", folder / "response_format.json")
-    lines: list[bytes] = []
-    if path.suffix.lower() == ".parquet":
-        try:
-            rows = pl.read_parquet(path).to_dicts()
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            raise SourceError(f"{path}: cannot read as Parquet ({str(exc).splitlines()[0] if str(exc) else exc})") from None
-        lines = [json.dumps(target.rft_view(r), ensure_ascii=False, default=str).encode() for r in rows]
-    else:
-        for raw in file_bytes(path).splitlines():
-            try:
-                row = loads(raw.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                lines.append(raw)  # the checker reports it at its own line
-                continue
-            lines.append(json.dumps(target.rft_view(row), ensure_ascii=False).encode() if isinstance(row, dict) else raw)
+    parquet = path.suffix.lower() == ".parquet"
+    rows = _read_parquet(path) if parquet else None
+    data = None if parquet else file_bytes(path)
+    try:
+        lines = _parquet_view(rows, target, reading) if rows is not None else _jsonl_view(data, target, reading)
+    except NoView:
+        lines = (_rows_view(rows.to_dicts(), target, reading) if rows is not None
+                 else _lines_view(data, target, reading))
     view.write_bytes(b"".join(line + b"\n" for line in lines))
     return view
+
+
+def _read_parquet(path: Path) -> pl.DataFrame:
+    try:
+        return pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise SourceError(f"{path}: cannot read as Parquet ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+
+
+def _parquet_view(rows: pl.DataFrame, target: Any, reading: Reading = Reading()) -> list[bytes]:
+    return _encoded(rows.select(target.rft_view(rows, reading)).to_series())
+
+
+def _jsonl_view(data: bytes, target: Any, reading: Reading = Reading()) -> list[bytes]:
+    """The view of JSONL ``data`` by expression: blank lines stay as they are."""
+    raw = data.splitlines()
+    try:
+        text = pl.Series(raw, dtype=pl.Binary).cast(pl.String)
+    except pl.exceptions.PolarsError:  # a line that is not UTF-8: the checker reports it
+        raise NoView("not UTF-8") from None
+    blank = text.str.contains(r"^[ \t\n\r\x0b\x0c]*$")
+    full = text.filter(~blank)
+    if full.is_empty():
+        return raw
+    rows = decode_lines(full)
+    converted = _encoded(rows.select(target.rft_view(rows, reading)).to_series())
+    if not blank.any():
+        return converted
+    out = list(raw)
+    for i, line in zip(blank.not_().arg_true().to_list(), converted, strict=True):
+        out[i] = line
+    return out
+
+
+def _encoded(lines: pl.Series) -> list[bytes]:
+    return lines.cast(pl.Binary).to_list()
+
+
+def _rows_view(rows: list[dict[str, Any]], target: Any, reading: Reading = Reading()) -> list[bytes]:
+    return [json.dumps(target.rft_row(r, reading), ensure_ascii=False, default=str).encode() for r in rows]
+
+
+def _lines_view(data: bytes, target: Any, reading: Reading = Reading()) -> list[bytes]:
+    lines: list[bytes] = []
+    for raw in data.splitlines():
+        try:
+            row = loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            lines.append(raw)  # the checker reports it at its own line
+            continue
+        lines.append(json.dumps(target.rft_row(row, reading), ensure_ascii=False).encode() if isinstance(row, dict)
+                     else raw)
+    return lines

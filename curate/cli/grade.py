@@ -7,6 +7,7 @@ curate grader build multilabel_fbeta --set beta=2 > grader.json
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -15,30 +16,37 @@ from typing import Any
 import typer
 
 from curate.errors import CurateError
-from curate.yaml_safe import read_json
+from curate.io import strict_json
+from curate.yaml_safe import file_error, read_json
 
 grader_app = typer.Typer(help="Build and validate grader JSON.", no_args_is_help=True)
 
 
 def _read_line(path: Path, number: int) -> Any:
+    """The JSON value on line ``number`` of a JSONL item file (read up to that line only)."""
     try:
-        with path.open(encoding="utf-8") as handle:
-            for i, line in enumerate(handle, start=1):
-                if i == number:
-                    return json.loads(line)
-    except FileNotFoundError:
-        raise CurateError(f"{path}: item file does not exist") from None
-    except IsADirectoryError:
-        raise CurateError(f"{path}: is a folder, not an item file") from None
-    except ValueError as exc:
-        raise CurateError(f"{path}:{number}: not valid JSON ({exc})") from None
-    raise CurateError(f"{path} has fewer than {number} lines")
+        with path.open("rb") as handle:
+            raw = next(itertools.islice(handle, number - 1, None), None)
+    except OSError as exc:
+        raise file_error(path, "item file", exc) from None
+    if raw is None:
+        raise CurateError(f"{path} has fewer than {number} lines")
+    try:
+        return strict_json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, strict_json.JsonProblem) as exc:
+        problem = "is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise CurateError(f"{path}:{number}: the item {problem}") from None
 
 
 def _fail(message: str) -> typer.Exit:
     """A usage or configuration error: one line, exit 2 (as every curate command)."""
     typer.echo(message, err=True)
     return typer.Exit(2)
+
+
+def _from_env(envvar: str, help: str) -> Any:
+    """An optional string option that falls back to the environment variable ``envvar``."""
+    return typer.Option(None, envvar=envvar, help=help)
 
 
 def grade(
@@ -57,22 +65,14 @@ def grade(
     ),
     text: str = typer.Option(None, "--text", "-t", help="the model output text itself"),
     timeout: float = typer.Option(120.0, help="seconds per python grader call"),
-    model_base_url: str = typer.Option(
-        None,
-        envvar="CURATE_GRADER_BASE_URL",
-        help="OpenAI-compatible endpoint for score_model/label_model graders",
+    model_base_url: str = _from_env(
+        "CURATE_GRADER_BASE_URL", "OpenAI-compatible endpoint for score_model/label_model graders"
     ),
-    model_api_key: str = typer.Option(
-        None, envvar="CURATE_GRADER_API_KEY", help="API key for --model-base-url"
+    model_api_key: str = _from_env("CURATE_GRADER_API_KEY", "API key for --model-base-url"),
+    embeddings_base_url: str = _from_env(
+        "CURATE_EMBEDDINGS_BASE_URL", "OpenAI-compatible endpoint for cosine text_similarity graders"
     ),
-    embeddings_base_url: str = typer.Option(
-        None,
-        envvar="CURATE_EMBEDDINGS_BASE_URL",
-        help="OpenAI-compatible endpoint for cosine text_similarity graders",
-    ),
-    embeddings_api_key: str = typer.Option(
-        None, envvar="CURATE_EMBEDDINGS_API_KEY", help="API key for --embeddings-base-url"
-    ),
+    embeddings_api_key: str = _from_env("CURATE_EMBEDDINGS_API_KEY", "API key for --embeddings-base-url"),
     embeddings_model: str = typer.Option(
         None, help="embedding model for cosine (default text-embedding-3-large)"
     ),

@@ -4,14 +4,16 @@ A bundle's split frames carry ``reference_answer`` typed by the task kind (``bun
 without one is a label task): a list of names for ``labels``, a string for ``single_label``,
 ``text``, ``math`` and ``json`` (canonical JSON text), a number for ``number``. Kind-aware bundles
 also carry ``reference_json``, the reference as a JSON literal. Targets whose format holds only
-strings (verl ``ground_truth``, Gemini ``references``) write :func:`reference_text`: a string
-reference as it is, anything else as its JSON text.
+strings (verl ``ground_truth``, Gemini ``references``) write :func:`reference_text`: JSON text when
+the kind says so (``Kind.reference_is_json``: label lists, numbers, JSON values), else the string.
 
+>>> from curate.kinds import get_kind
 >>> frame = pl.DataFrame({"reference_answer": [["law", "trade"], []]})
->>> frame.select(reference_text(frame)).to_series().to_list()
+>>> frame.select(reference_text(frame, get_kind("labels"))).to_series().to_list()
 ['["law","trade"]', '[]']
->>> reference_is_json(pl.DataFrame({"reference_answer": ["Pneumonia"]}))
-False
+>>> frame = pl.DataFrame({"reference_answer": ["[1, 2]"]})
+>>> frame.select(reference_text(frame, get_kind("text"))).to_series().to_list()
+['[1, 2]']
 """
 
 from __future__ import annotations
@@ -27,10 +29,19 @@ REFERENCE = "reference_answer"
 REFERENCE_JSON = "reference_json"
 
 
-def kind_name(bundle: Any) -> str:
+def kind_of(bundle: Any) -> Any:
     """The bundle's task kind (``labels`` for a bundle without one)."""
     kind = getattr(bundle, "kind", None)
-    return str(getattr(kind, "name", None) or "labels")
+    if kind is None:
+        from curate.kinds import get_kind
+
+        kind = get_kind("labels")
+    return kind
+
+
+def kind_name(bundle: Any) -> str:
+    """The name of the bundle's task kind (``labels`` for a bundle without one)."""
+    return str(kind_of(bundle).name)
 
 
 def expected_dtype(kind: Any) -> pl.DataType | None:
@@ -65,30 +76,25 @@ def dtype_fits(expected: pl.DataType | None, dtype: pl.DataType) -> bool:
     return False
 
 
-def json_text(column: str) -> pl.Expr:
-    """A column's values as compact JSON text (``null`` for nulls), built without a Python loop."""
-    wrapped = pl.struct(pl.col(column).alias("v")).struct.json_encode()
+def json_text(column: str | pl.Expr) -> pl.Expr:
+    """A column's (or an expression's) values as compact JSON text (``null`` for nulls), built
+    without a Python loop."""
+    value = pl.col(column) if isinstance(column, str) else column
+    wrapped = pl.struct(value.alias("v")).struct.json_encode()
     return wrapped.str.strip_prefix('{"v":').str.strip_suffix("}")
-
-
-def reference_is_json(frame: pl.DataFrame) -> bool:
-    """True when :func:`reference_text` holds JSON text (the reference is not a string)."""
-    return frame.schema.get(REFERENCE) != pl.String
 
 
 def item_reference_is_json(bundle: Any) -> bool:
     """True when a reward module must decode the reference it reads (verl ``ground_truth``, Gemini
-    ``references``, a TRL column) from JSON text to get the item the JSONL formats carry: the
-    reference is not a string, or the kind's JSON writers splice it as a JSON value (``json``)."""
-    if getattr(getattr(bundle, "kind", None), "splice_reference", False):
-        return True
-    first = next(iter(bundle.splits.values()), None)
-    return True if first is None or REFERENCE not in first.columns else reference_is_json(first)
+    ``references``, a TRL column of JSON text) to get the item the JSONL formats carry: the kind
+    says so (``Kind.reference_is_json``)."""
+    return bool(kind_of(bundle).reference_is_json)
 
 
-def reference_text(frame: pl.DataFrame) -> pl.Expr:
-    """The reference as one string per row: a string reference as it is, else its JSON text."""
-    if not reference_is_json(frame):
+def reference_text(frame: pl.DataFrame, kind: Any) -> pl.Expr:
+    """The reference as one string per row: its JSON text when ``kind.reference_is_json``
+    (``reference_json``; a string column is JSON text already), else the string itself."""
+    if not kind.reference_is_json or frame.schema.get(REFERENCE) == pl.String:
         return pl.col(REFERENCE)
     if REFERENCE_JSON in frame.columns:
         return pl.col(REFERENCE_JSON)
@@ -124,7 +130,7 @@ def reference_findings(target: str, bundle: Any, *, as_text: bool = False) -> pl
                                   severity=ERROR, field=REFERENCE,
                                   message=f"{target}: the reference answer is missing (null)"))
         if as_text:
-            empty = rows.filter(reference_text(frame).fill_null("x").str.strip_chars() == "")
+            empty = rows.filter(reference_text(frame, kind_of(bundle)).fill_null("x").str.strip_chars() == "")
             parts.append(findings_for(empty, rule="target_reference_empty", severity=ERROR, field=REFERENCE,
                                       message=f"{target}: the reference answer is an empty string; a string "
                                               "reward has nothing to compare with"))

@@ -122,8 +122,19 @@ class ExportTarget:
     data_files: ClassVar[tuple[str, ...]] = ("train.jsonl", "valid.jsonl", "valid_production.jsonl")
     rows_are_rft: ClassVar[bool] = True  # rows are RFT rows already: checked as they are
 
-    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
-        """``row`` of one of :attr:`data_files` as an RFT row (only when not :attr:`rows_are_rft`)."""
+    def rft_view(self, rows: pl.DataFrame, reading: Any) -> pl.Expr:
+        """The rows of one of :attr:`data_files` as RFT rows (only when not :attr:`rows_are_rft`):
+        an expression over ``rows`` (the file read into a frame, see :mod:`curate.check.view_exprs`)
+        giving each row's RFT row as one JSON line; ``reading`` (:class:`curate.check.views.Reading`)
+        says whether a reference held as a string is JSON (the task kind's answer). Raises
+        ``NoView`` for a file it cannot take; then :meth:`rft_row` converts it row by row, with the
+        same result."""
+        from curate.check.view_exprs import NoView
+
+        raise NoView(f"{self.name} has no view expression")
+
+    def rft_row(self, row: dict[str, Any], reading: Any) -> dict[str, Any]:
+        """One parsed row of one of :attr:`data_files` as an RFT row (see :meth:`rft_view`)."""
         return row
 
 

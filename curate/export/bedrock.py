@@ -40,8 +40,13 @@ class BedrockRFT(OpenAIRFT):
     name = "bedrock-rft"
     rows_are_rft = False
 
-    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
+    def rft_view(self, rows: pl.DataFrame, reading: Any) -> pl.Expr:
         """Bedrock rows carry the developer prompt as a ``system`` message."""
+        from curate.check.view_exprs import system_view
+
+        return system_view(rows)
+
+    def rft_row(self, row: dict[str, Any], reading: Any) -> dict[str, Any]:
         from curate.check.views import system_as_developer
 
         return system_as_developer(row)

@@ -67,11 +67,16 @@ class GeminiRL(ExportTarget):
     option_params = PARAMS
     rows_are_rft = False
 
-    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
+    def rft_view(self, rows: pl.DataFrame, reading: Any) -> pl.Expr:
         """``systemInstruction`` + ``contents`` (user/model turns) + ``references`` (str -> str)."""
+        from curate.check.view_exprs import gemini_view
+
+        return gemini_view(rows, reading)
+
+    def rft_row(self, row: dict[str, Any], reading: Any) -> dict[str, Any]:
         from curate.check.views import gemini_row
 
-        return gemini_row(row)
+        return gemini_row(row, reading)
 
     def frames(self, bundle: ExportBundle) -> dict[str, pl.DataFrame]:
         """The rows written per split."""
@@ -91,7 +96,7 @@ class GeminiRL(ExportTarget):
                 system = _content(first.field("content"), "system")
                 columns.append(pl.when(opens_system).then(system).alias("systemInstruction"))
             references = [
-                reference_text(frame).fill_null("").alias(opts["reference_key"]),
+                reference_text(frame, bundle.kind).fill_null("").alias(opts["reference_key"]),
                 pl.col("id").fill_null(""),
                 *[self._as_text(frame, name) for name in bundle.passthrough if name in frame.columns],
             ]

@@ -76,8 +76,13 @@ class OpenAIEvals(OpenAIRFT):
     data_files = ("eval_items_train.jsonl", "eval_items_valid.jsonl", "eval_items_valid_production.jsonl")
     rows_are_rft = False
 
-    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
+    def rft_view(self, rows: pl.DataFrame, reading: Any) -> pl.Expr:
         """An eval item ``{"item": {id, text_input, reference..., ...}}``: the input is the user message."""
+        from curate.check.view_exprs import eval_view
+
+        return eval_view(rows)
+
+    def rft_row(self, row: dict[str, Any], reading: Any) -> dict[str, Any]:
         from curate.check.views import eval_item
 
         return eval_item(row)

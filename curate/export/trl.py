@@ -68,11 +68,16 @@ class TRLGRPO(OpenAIRFT):
     data_files = ("train.parquet", "valid.parquet", "valid_production.parquet")
     rows_are_rft = False
 
-    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
+    def rft_view(self, rows: pl.DataFrame, reading: Any) -> pl.Expr:
         """TRL's ``prompt`` (chat messages or a string) is the RFT ``messages``."""
+        from curate.check.view_exprs import prompt_view
+
+        return prompt_view(rows, reading)
+
+    def rft_row(self, row: dict[str, Any], reading: Any) -> dict[str, Any]:
         from curate.check.views import prompt_row
 
-        return prompt_row(row)
+        return prompt_row(row, reading)
     option_params = PARAMS
     allowed_roles = ("system", "user", "assistant")
     limits: dict[str, int] = {}

@@ -83,11 +83,16 @@ class Verl(OpenAIRFT):
     data_files = ("train.parquet", "valid.parquet", "valid_production.parquet")
     rows_are_rft = False
 
-    def rft_view(self, row: dict[str, Any]) -> dict[str, Any]:
+    def rft_view(self, rows: pl.DataFrame, reading: Any) -> pl.Expr:
         """verl's ``prompt``, ``reward_model.ground_truth`` and ``extra_info.id``."""
+        from curate.check.view_exprs import verl_view
+
+        return verl_view(rows, reading)
+
+    def rft_row(self, row: dict[str, Any], reading: Any) -> dict[str, Any]:
         from curate.check.views import verl_row
 
-        return verl_row(row)
+        return verl_row(row, reading)
     option_params = PARAMS
     allowed_roles = ("system", "user", "assistant")
     limits: dict[str, int] = {}
@@ -109,7 +114,7 @@ class Verl(OpenAIRFT):
                 pl.lit(opts["ability"] or _ability(bundle)).alias("ability"),
                 pl.struct(
                     pl.lit("rule").alias("style"),
-                    reference_text(frame).alias("ground_truth"),
+                    reference_text(frame, bundle.kind).alias("ground_truth"),
                 ).alias("reward_model"),
                 pl.struct(
                     pl.lit(split).alias("split"),

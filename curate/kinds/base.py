@@ -40,6 +40,9 @@ class Kind:
     params: ClassVar[tuple[Param, ...]] = ()  # options of the ``answer:`` (or ``labels:``) section
     default_answer_key: ClassVar[str] = "answer"  # key of the answer object in the response format
     splice_reference: ClassVar[bool] = False  # JSON writers splice ``reference_json`` verbatim
+    # a reference held as one string (verl's ground_truth, Gemini's references, the json kind's
+    # TRL column) is JSON text a reader decodes: the reference is not a string, or a JSON value
+    reference_is_json: ClassVar[bool] = False
     registry: ClassVar[dict[str, type[Kind]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -40,6 +40,7 @@ class Json(AnswerKind):
     name = "json"
     params = (Param("schema", str, None, nullable=True),)
     splice_reference: ClassVar[bool] = True
+    reference_is_json: ClassVar[bool] = True  # canonical JSON text, whatever the value's type
     expected: ClassVar[str] = "a JSON value"
 
     def accepts_dtype(self, dtype: pl.DataType) -> bool:

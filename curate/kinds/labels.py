@@ -38,6 +38,7 @@ class Labels(Kind):
     is_labels = True
     params = PARAMS
     default_answer_key: ClassVar[str] = "labels"
+    reference_is_json: ClassVar[bool] = True  # a list of names
     scalar_labels: ClassVar[bool] = False  # True: a plain string label is a one-element list
 
     @property

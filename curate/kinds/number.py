@@ -47,6 +47,7 @@ class Number(AnswerKind):
 
     name = "number"
     splice_reference: ClassVar[bool] = True
+    reference_is_json: ClassVar[bool] = True
     expected: ClassVar[str] = "a number or a string holding one"
 
     def canonical(self, values: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:

@@ -27,6 +27,7 @@ class SingleLabel(Labels):
 
     name = "single_label"
     default_answer_key: ClassVar[str] = "label"
+    reference_is_json: ClassVar[bool] = False  # one name
     scalar_labels: ClassVar[bool] = True  # a plain string (a CSV column) is one label
 
     def __init__(self, *args: Any, **options: Any) -> None:

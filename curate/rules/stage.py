@@ -8,69 +8,29 @@ vocabulary stage reports ``unknown_label``, ``empty_label``, ``label_whitespace`
 
 from __future__ import annotations
 
-from curate.frame import LABELS, WARN
+from curate.frame import ERROR, LABELS, WARN
 from curate.rules.base import StageRule
 
 
-class MalformedJson(StageRule):
-    name = "malformed_json"
-    message = "line is not valid JSON"
+def _declare(name: str, message: str, *, field: str | None = None, severity: str = ERROR) -> type[StageRule]:
+    """Register the stage rule ``name`` as a :class:`StageRule` named after it (``malformed_json``:
+    ``MalformedJson``)."""
+    attrs = {"name": name, "message": message, "field": field, "severity_default": severity, "__module__": __name__}
+    return type("".join(part.title() for part in name.split("_")), (StageRule,), attrs)
 
 
-class InvalidUtf8(StageRule):
-    name = "invalid_utf8"
-    message = "line is not valid UTF-8"
-
-
-class MalformedCsv(StageRule):
-    name = "malformed_csv"
-    message = "CSV row has a different number of fields than the header"
-
-
-class WrongType(StageRule):
-    name = "wrong_type"
-    message = "a mapped field has the wrong type"
-
-
-class MissingField(StageRule):
-    name = "missing_field"
-    message = "a mapped field is missing"
-
-
-class UnknownLabel(StageRule):
-    name = "unknown_label"
-    severity_default = WARN
-    field = LABELS
-    message = "label id is not in the vocabulary"
-
-
-class UnparseableAnswer(StageRule):
-    name = "unparseable_answer"
-    field = "answer"
-    message = "the reference answer cannot be read as the task kind's value"
-
-
-class MultipleLabels(StageRule):
-    name = "multiple_labels"
-    field = LABELS
-    message = "a single-label task's row carries several labels"
-
-
-class EmptyLabel(StageRule):
-    name = "empty_label"
-    severity_default = WARN
-    field = LABELS
-    message = "a null or blank label id was dropped"
-
-
-class LabelWhitespace(StageRule):
-    name = "label_whitespace"
-    severity_default = WARN
-    field = LABELS
-    message = "a label id had surrounding whitespace and was trimmed"
-
-
-class NoLabels(StageRule):
-    name = "no_labels"
-    field = LABELS
-    message = "row has no labels left after mapping"
+# the loader
+MalformedJson = _declare("malformed_json", "line is not valid JSON")
+InvalidUtf8 = _declare("invalid_utf8", "line is not valid UTF-8")
+MalformedCsv = _declare("malformed_csv", "CSV row has a different number of fields than the header")
+WrongType = _declare("wrong_type", "a mapped field has the wrong type")
+MissingField = _declare("missing_field", "a mapped field is missing")
+# the vocabulary and the task kinds
+UnknownLabel = _declare("unknown_label", "label id is not in the vocabulary", field=LABELS, severity=WARN)
+UnparseableAnswer = _declare("unparseable_answer", "the reference answer cannot be read as the task kind's value",
+                             field="answer")
+MultipleLabels = _declare("multiple_labels", "a single-label task's row carries several labels", field=LABELS)
+EmptyLabel = _declare("empty_label", "a null or blank label id was dropped", field=LABELS, severity=WARN)
+LabelWhitespace = _declare("label_whitespace", "a label id had surrounding whitespace and was trimmed",
+                           field=LABELS, severity=WARN)
+NoLabels = _declare("no_labels", "row has no labels left after mapping", field=LABELS)
