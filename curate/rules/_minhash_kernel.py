@@ -21,10 +21,21 @@ K_LEN = 0x9E3779B97F4A7C15
 K_SEED = 0xC2B2AE3D27D4EB4F
 
 
+def njit(fn, **kw):
+    """``numba.njit(fn)`` without the GIL, cached next to the module (or in numba's user cache
+    folder when that is read-only), else compiled once per process."""
+    import numba
+
+    try:
+        return numba.njit(cache=True, nogil=True, **kw)(fn)
+    except Exception:  # no writable cache location
+        return numba.njit(nogil=True, **kw)(fn)
+
+
 @lru_cache(maxsize=1)
 def kernels() -> SimpleNamespace | None:
     try:
-        import numba
+        import numba  # noqa: F401  (present: the kernels compile)
     except ImportError:
         return None
     import numpy as np
@@ -36,11 +47,7 @@ def kernels() -> SimpleNamespace | None:
     shift = np.uint64(32)
     mask32 = np.uint64(0xFFFFFFFF)
 
-    def jit(fn, **kw):
-        try:  # cached next to this file, or in numba's user cache folder when that is read-only
-            return numba.njit(cache=True, nogil=True, **kw)(fn)
-        except Exception:  # no writable cache location: compile once per process
-            return numba.njit(nogil=True, **kw)(fn)
+    jit = njit
 
     def _finish(h, length, seed):  # splitmix64 of the polynomial, the length and the seed
         z = h ^ (np.uint64(length) * k_len) ^ (np.uint64(seed) * k_seed)
@@ -73,18 +80,35 @@ def kernels() -> SimpleNamespace | None:
                 h = h * p + np.uint64(data[i])
             out[w] = finish(h, offsets[w + 1] - offsets[w], seed)
 
+    # ASCII word characters (\w: [0-9A-Za-z_]) lower-cased; 0 for every other byte
+    lower = np.zeros(256, dtype=np.uint8)
+    for c in (*range(48, 58), *range(97, 123), 95):
+        lower[c] = c
+    for c in range(65, 91):
+        lower[c] = c + 32
+
+    def _power(n):  # P ** n (wrapping), by squaring
+        result = np.uint64(1)
+        base = p
+        while n > 0:
+            if n & 1:
+                result *= base
+            base *= base
+            n >>= 1
+        return result
+
+    power = jit(_power)
+
     def sketch_ascii(data, offsets, ngram, mult, seed, a, b, out, nwords):  # pragma: no cover - compiled
         num_perm = a.shape[0]
         mins = np.empty(num_perm, dtype=np.uint64)
         ring = np.zeros(ngram, dtype=np.uint64)
         for d in range(offsets.shape[0] - 1):
             lo, hi = offsets[d], offsets[d + 1]
-            wide = False
+            wide = 0
             for i in range(lo, hi):
-                if data[i] >= 128:
-                    wide = True
-                    break
-            if wide:
+                wide |= data[i]
+            if wide >= 128:
                 nwords[d] = -1
                 continue
             for j in range(num_perm):
@@ -93,15 +117,11 @@ def kernels() -> SimpleNamespace | None:
             joined = np.uint64(0)  # polynomial of the words joined by single spaces (short texts)
             joined_len = 0
             h = np.uint64(0)
-            pw = np.uint64(1)
             length = 0
             for i in range(lo, hi + 1):
-                c = data[i] if i < hi else 32
-                if (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122) or c == 95:
-                    if 65 <= c <= 90:
-                        c += 32
+                c = lower[data[i]] if i < hi else 0  # 0: not a word character
+                if c != 0:
                     h = h * p + np.uint64(c)
-                    pw = pw * p
                     length += 1
                     continue
                 if length == 0:
@@ -112,7 +132,7 @@ def kernels() -> SimpleNamespace | None:
                         joined = h
                         joined_len = length
                     else:
-                        joined = (joined * p + np.uint64(32)) * pw + h
+                        joined = (joined * p + np.uint64(32)) * power(length) + h
                         joined_len += 1 + length
                     ring[count] = wh
                 else:
@@ -121,7 +141,6 @@ def kernels() -> SimpleNamespace | None:
                     ring[ngram - 1] = wh
                 count += 1
                 h = np.uint64(0)
-                pw = np.uint64(1)
                 length = 0
                 if count >= ngram:
                     acc = np.uint64(0)

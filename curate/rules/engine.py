@@ -103,6 +103,8 @@ def run_rules(
         return empty_findings(), pl.DataFrame(schema=GROUPS_SCHEMA)
     ws = ws or Workspace(frame, answers=not context.is_labels, candidates=context.candidate_pairs)
     ws.near_plan = [c for r in enabled if isinstance(r, DatasetRule) and (c := r.near_config()) is not None]
+    if ws.candidates is None:  # a workspace made by an engine: its candidate pairs from the context
+        ws.candidates = context.candidate_pairs
     row = [r for r in enabled if isinstance(r, RowRule)]
     parts = [row_findings(ws, row, context)]
     for rule in enabled:

@@ -32,7 +32,7 @@ class IdConflict(DatasetRule):
     message = "id is shared by rows with different text or labels"
 
     def evaluate(self, frame, context, ws):
-        k = ws.keys.filter(pl.col(ID).is_not_null())
+        k = ws.keys.filter(pl.col(ID).is_not_null() & pl.col(ID).is_duplicated())  # only a repeated id can clash
         content = pl.struct("exact", "labels")
         hit = k.with_columns(
             pl.col("line").min().over(ID).alias("first"),

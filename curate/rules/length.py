@@ -69,13 +69,15 @@ def length_band(lengths: pl.Series, *, z: float, min_spread: float, min_rows: in
 def _stripped_lengths(frame: pl.DataFrame, column: str, below: int) -> pl.Series:
     """Characters of ``column`` without surrounding whitespace, exact where the raw length is under
     ``below`` or the text has whitespace at an end; the raw length elsewhere (enough to compare
-    with a limit under ``below``). Avoids stripping every text of a large frame."""
-    text = pl.col(column).fill_null("")
+    with a limit under ``below``). Only those rows are stripped (stripping every text of a large
+    frame would copy the whole column)."""
+    text = frame[column].fill_null("")
     raw = text.str.len_chars()
     padded = (text.str.head(1) + text.str.tail(1)).str.contains(r"\s")  # whitespace at an end
-    return frame.select(
-        pl.when((raw < below) | padded).then(text.str.strip_chars().str.len_chars()).otherwise(raw).alias("n")
-    ).to_series()
+    rows = ((raw < below) | padded).arg_true()
+    if rows.len():
+        raw = raw.scatter(rows, text.gather(rows).str.strip_chars().str.len_chars())
+    return raw.alias("n")
 
 
 class MinChars(DatasetRule):

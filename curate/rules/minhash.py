@@ -24,9 +24,10 @@ Everything is seeded, so results are deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -258,6 +259,40 @@ def sketch(texts: list[str] | pl.Series, *, ngram: int = 3, num_perm: int = 128,
     return Sketch(series, ngram, seed, sig if usable else None, active)
 
 
+def _threads() -> int:
+    """Worker threads for the compiled kernels (they release the GIL): the usable cores, at most 8."""
+    import os
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores))
+
+
+def ordered_map(fn: Callable[[int], Any], items: range) -> Iterator[tuple[int, Any]]:
+    """``(item, fn(item))`` in order, computed by :func:`_threads` threads with at most two
+    results per thread waiting (bounded memory; the results do not depend on the threads)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = _threads()
+    if workers == 1 or len(items) < 2:
+        for item in items:
+            yield item, fn(item)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="curate-minhash") as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append((item, pool.submit(fn, item)))
+            if len(pending) >= 2 * workers:
+                head, future = pending.popleft()
+                yield head, future.result()
+        while pending:
+            head, future = pending.popleft()
+            yield head, future.result()
+
+
 def _as_series(texts: list[str] | pl.Series) -> pl.Series:
     return pl.Series("t", texts, dtype=pl.String) if not isinstance(texts, pl.Series) else texts
 
@@ -288,9 +323,11 @@ class Sketcher:
         n = self.texts.len()
         per = {c: [[] for _ in range(c[0])] for c in configs}
         docs, active = [], np.zeros(n, dtype=bool)
-        for start in range(0, n, CHUNK_DOCS):
-            sig, on = chunk_signatures(self.texts.slice(start, CHUNK_DOCS), ngram=self.ngram,
-                                       num_perm=self.num_perm, seed=self.seed)
+        def work(start: int) -> tuple[np.ndarray, np.ndarray]:
+            return chunk_signatures(self.texts.slice(start, CHUNK_DOCS), ngram=self.ngram, num_perm=self.num_perm,
+                                    seed=self.seed)
+
+        for start, (sig, on) in ordered_map(work, range(0, n, CHUNK_DOCS)):
             active[start : start + sig.shape[0]] = on
             sig = sig[on]
             docs.append(start + np.flatnonzero(on))
@@ -376,8 +413,11 @@ def band_keys(texts: list[str] | pl.Series, *, ngram: int = 3, num_perm: int = 1
     (:func:`pairs_from_keys`). Row-local: the keys of a slice of the texts, with ``doc`` shifted
     by the slice's offset, equal the whole list's (what a distributed engine computes per block)."""
     series, parts = _as_series(texts), []
-    for start in range(0, series.len(), CHUNK_DOCS):
-        sig, on = chunk_signatures(series.slice(start, CHUNK_DOCS), ngram=ngram, num_perm=num_perm, seed=seed)
+
+    def work(start: int) -> tuple[np.ndarray, np.ndarray]:
+        return chunk_signatures(series.slice(start, CHUNK_DOCS), ngram=ngram, num_perm=num_perm, seed=seed)
+
+    for start, (sig, on) in ordered_map(work, range(0, series.len(), CHUNK_DOCS)):
         parts.append(keys_of(sig[on], start + np.flatnonzero(on).astype(np.int64), bands, rows))
     return pl.concat(parts).sort("band", "doc") if parts else pl.DataFrame(schema=KEYS_SCHEMA)
 

@@ -138,40 +138,28 @@ class MostlyNonText(RowRule):
     message = "mostly non-text content: under {min_letter_ratio:.0%} letters, or over {max_blob_ratio:.0%} in unbroken runs of {blob_chars}+ characters"
 
     def stages(self, context):
-        text = pl.col(TEXT)
-        if self.sample_chars == 0:
-            sample = text
-        else:
-            w = max(1, self.sample_chars // 3)
-            n = text.str.len_chars()
-            mid = (n // 2 - w // 2).clip(lower_bound=0)
-            end = (n - w).clip(lower_bound=0)
-            windows = pl.concat_str([text.str.slice(0, w), text.str.slice(mid, w), text.str.slice(end, w)], separator=" ")
-            sample = pl.when(n <= self.sample_chars).then(text).otherwise(windows)
-        s = pl.col("_mostly_non_text_sample")
-        length = s.str.len_chars()
-        # whitespace = spaces + other whitespace: counting the literal space is far cheaper than \s
-        visible = length - s.str.count_matches(" ", literal=True) - s.str.count_matches(r"[^\S ]")
-        return [
-            {"_mostly_non_text_sample": sample},
-            {
-                "_mostly_non_text_visible": visible,
-                "_mostly_non_text_other": s.str.count_matches(r"[^\p{L}\s]"),
-                "_mostly_non_text_blob": length - s.str.replace_all(f"\\S{{{self.blob_chars},}}", "").str.len_chars(),
-            },
-        ]
+        from functools import partial
+
+        from curate.rules.textstats import STRUCT, text_stats_struct
+
+        stats = partial(text_stats_struct, sample_chars=self.sample_chars, blob_chars=self.blob_chars)
+        return [{"_mostly_non_text_stats": pl.col(TEXT).map_batches(stats, return_dtype=STRUCT)}]
+
+    @staticmethod
+    def _stat(name: str) -> pl.Expr:
+        return pl.col("_mostly_non_text_stats").struct.field(name)
 
     def passes(self, context):
-        visible = pl.col("_mostly_non_text_visible")
-        letters = visible - pl.col("_mostly_non_text_other")
-        return (pl.col(TEXT).str.strip_chars().str.len_chars() < self.min_chars) | (
-            (letters >= self.min_letter_ratio * visible) & (pl.col("_mostly_non_text_blob") <= self.max_blob_ratio * visible)
+        visible = self._stat("visible")
+        letters = visible - self._stat("other")
+        return (self._stat("stripped") < self.min_chars) | (
+            (letters >= self.min_letter_ratio * visible) & (self._stat("blob") <= self.max_blob_ratio * visible)
         )
 
     def value(self, context):
-        visible = pl.col("_mostly_non_text_visible")
-        letters = visible - pl.col("_mostly_non_text_other")
-        return pl.format("letters {}, long runs {}", (letters / visible).round(2), (pl.col("_mostly_non_text_blob") / visible).round(2))
+        visible = self._stat("visible")
+        letters = visible - self._stat("other")
+        return pl.format("letters {}, long runs {}", (letters / visible).round(2), (self._stat("blob") / visible).round(2))
 
 
 __all__ = ["EmptyText", "MixedScript", "MaxChars", "MaxTokens", "Mojibake", "ControlChars", "MostlyNonText"]

@@ -30,7 +30,8 @@ if TYPE_CHECKING:  # numpy loads only when near-duplicates or groups are compute
 
 LABEL_SEP = "\x1f"
 _SHARED_KEYS = ("exact", "labels", "norm")
-SHORT_CHARS_PER_WORD = 40  # a "short" text of N words also has at most 40 N characters  # identical in every frame derived from the workspace
+NORM_SEED = 7  # seed of the normalised text's hash (key columns' seeds are their positions, 0-2)
+NORM_CHUNK = 131_072  # rows normalised at a time when only hashes and lengths are kept
 
 
 # characters NFKC leaves alone (ASCII, precomposed Latin-1 letters, basic Greek and Cyrillic letters,
@@ -136,11 +137,22 @@ class Workspace:
         maybe = key_hash.is_duplicated().arg_true()
         if maybe.len() == 0:
             return values
-        sub = frame.select(*by).gather(maybe).with_columns(values.gather(maybe).alias("_value"))
+        sub = pl.DataFrame([self._key_values(frame, name, maybe) for name in by]).with_columns(
+            values.gather(maybe).alias("_value"))
         return values.scatter(maybe, sub.select(pl.col("_value").min().over(by)).to_series())
 
+    def _key_values(self, frame: pl.DataFrame, name: str, rows: pl.Series) -> pl.Series:
+        """The key column ``name`` of ``frame`` at ``rows``; ``norm`` (the normalised text) is
+        computed for just those rows unless the frame holds it."""
+        if name == "norm" and name not in frame.columns:
+            return normalised_text(frame["exact"].gather(rows)).alias("norm")
+        return frame[name].gather(rows)
+
     def _column_hash(self, frame: pl.DataFrame, name: str, seed: int) -> pl.Series:
-        """64-bit hash of a key column; the workspace's own key columns are hashed once."""
+        """64-bit hash of a key column; the workspace's own key columns are hashed once. ``norm``
+        has one hash whatever its position (see :meth:`norm_stats`)."""
+        if name == "norm":
+            return self.norm_stats[0]
         if name not in _SHARED_KEYS:
             return frame[name].hash(seed=seed)
         cache = self.__dict__.setdefault("_hashes", {})
@@ -150,11 +162,36 @@ class Workspace:
 
     @cached_property
     def norm(self) -> pl.Series:
-        """Normalised text per row (see :func:`normalised_text`)."""
+        """Normalised text per row (see :func:`normalised_text`). The rules do not hold it: they
+        group on :attr:`norm_stats` and normalise only the rows whose hash repeats."""
         return normalised_text(self.frame[TEXT]).alias("norm")
 
+    @cached_property
+    def norm_stats(self) -> tuple[pl.Series, pl.Series]:
+        """``(hash, length)`` of each row's normalised text, computed a chunk of rows at a time so
+        that the normalised texts never all exist at once."""
+        if "norm" in self.__dict__:  # given by the caller
+            return self.norm.hash(seed=NORM_SEED), self.norm.str.len_chars()
+        hashes, lengths = [], []
+        texts = self.frame[TEXT]
+        for start in range(0, max(1, texts.len()), NORM_CHUNK):
+            norm = normalised_text(texts.slice(start, NORM_CHUNK))
+            hashes.append(norm.hash(seed=NORM_SEED))
+            lengths.append(norm.str.len_chars())
+        return pl.concat(hashes).alias("norm_hash"), pl.concat(lengths).alias("norm_len")
+
     def keys_with_norm(self) -> pl.DataFrame:
-        return self.keys.with_columns(self.norm)
+        """:attr:`keys`, for grouping on ``norm`` too: :meth:`first_in_group` resolves the ``norm``
+        key from :attr:`norm_stats` and the ``exact`` column (or a ``norm`` given by the caller)."""
+        return self.keys.with_columns(self.norm) if "norm" in self.__dict__ else self.keys
+
+    def texts_of(self, rows: np.ndarray) -> pl.Series:
+        """The raw texts at ``rows`` (positions; no copy when they are all rows in order)."""
+        texts = self.frame[TEXT]
+        texts = texts.fill_null("") if texts.has_nulls() else texts
+        if rows.size == texts.len() and (rows.size == 0 or (rows[0] == 0 and rows[-1] == rows.size - 1)):
+            return texts
+        return texts.gather(rows)
 
     def near_components(self, *, threshold: float, ngram: int, num_perm: int, seed: int, short_words: int = 0) -> np.ndarray:
         """Per row (position in :attr:`frame`), the smallest row position of its near-duplicate
@@ -175,10 +212,10 @@ class Workspace:
         # one representative (smallest position) per distinct normalised text
         rep_pos = self.first_in_group(keys, ["norm"], "pos").to_numpy()
         uniq = np.flatnonzero(rep_pos == np.arange(n))
-        texts = keys["norm"].gather(uniq)
-        non_empty = (texts.str.len_chars() > 0).to_numpy()
+        # MinHash reads the raw texts: it normalises them itself, to the same words
+        kept = uniq[(self.norm_stats[1].gather(uniq) > 0).to_numpy()]
         pairs = minhash.near_duplicate_pairs(
-            texts.filter(pl.Series(non_empty)) if not non_empty.all() else texts,
+            self.texts_of(kept),
             threshold=threshold,
             ngram=ngram,
             num_perm=num_perm,
@@ -188,7 +225,6 @@ class Workspace:
             plan=[minhash.lsh_params(t, p) for t, g, p, s in self.near_plan if (g, p, s) == (ngram, num_perm, seed)],
             candidates=self.candidates,
         )
-        kept = uniq[non_empty]
         if short_words:
             pairs = pl.concat([pairs.select("a", "b"), self._short_pairs(kept, threshold, ngram, num_perm, seed, short_words)])
         a = np.concatenate([np.arange(n), kept[pairs["a"].to_numpy()]]) if pairs.height else np.arange(n)
@@ -206,14 +242,18 @@ class Workspace:
 
         from curate.rules import minhash, short
 
-        texts = self.norm.gather(kept)
         cache = self.__dict__.setdefault("_short", {})
         key = (short_words, ngram, num_perm, seed)
         if key not in cache:
+            # only texts short enough to count (the same test short_words_of makes) are normalised
+            at = np.flatnonzero((self.norm_stats[1].gather(kept) <= short_words * short.CHARS_PER_WORD).to_numpy())
+            texts = self.norm.gather(kept[at]) if "norm" in self.__dict__ else normalised_text(self.texts_of(kept[at]))
             words = short.short_words_of(texts, short_words)
             pos, first = short.same_words(texts, short_words, words)
-            same = pl.DataFrame({"a": first, "b": pos}, schema={"a": pl.Int64, "b": pl.Int64})
+            same = pl.DataFrame({"a": at[first], "b": at[pos]}, schema={"a": pl.Int64, "b": pl.Int64})
             apart = short.one_word_apart(texts, short_words, min_words=ngram, words=words)
+            apart = pl.DataFrame({"a": at[apart["a"].to_numpy()], "b": at[apart["b"].to_numpy()]},
+                                 schema={"a": pl.Int64, "b": pl.Int64})
             sketch = self.__dict__.get("_sketches", {}).get((ngram, num_perm, seed))
             if sketch is None or apart.height == 0:
                 apart = apart.with_columns(pl.lit(0.0).alias("jaccard")).clear()
