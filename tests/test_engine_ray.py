@@ -20,6 +20,7 @@ from curate.config import load_config
 from curate.engine import get_engine, registered_engines
 from curate.errors import ConfigError, EngineError, MissingDependency
 from curate.pipeline import Pipeline
+from curate.rules.workspace import Workspace
 
 ray = pytest.importorskip("ray")
 
@@ -166,8 +167,10 @@ def test_block_results_concatenate_in_line_order(local_ray):
     with _ray_data_settings():
         ds = engine.dataset(frame)
         assert ds.num_blocks() == 3  # 12,000 rows: 4 per 2 CPUs, but at least 5,000 rows a block
-        norm = engine._normalised(ds, frame)
-    assert norm.to_list() == [f"text number {i}" for i in range(12_000)]
+        hashes, lengths = engine._norm_stats(ds, frame)
+    local = Workspace(frame).norm_stats  # computed here, a chunk at a time
+    assert hashes.equals(local[0]) and lengths.equals(local[1])
+    assert lengths.to_list() == [len(f"text number {i}") for i in range(12_000)]
 
 
 def test_candidate_pairs_on_ray_are_exactly_the_local_ones(local_ray):

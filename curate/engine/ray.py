@@ -6,8 +6,8 @@ What runs where (docs/scale.md):
 - the driver (this process) loads the source with curate's loader, then hands the frame to Ray
   Data as Arrow blocks (``ray.data.from_arrow`` of slices, in ``line`` order);
 - on Ray, per block (``map_batches(batch_format="pyarrow")``): every row rule in one pass
-  (:func:`curate.rules.engine.row_findings` over the block), the normalised text that exact
-  and near-duplicate rules compare, and the MinHash band keys, then the candidate pairs of each
+  (:func:`curate.rules.engine.row_findings` over the block), the hash and length of the
+  normalised text that exact and near-duplicate rules group on (``Workspace.norm_stats``), and the MinHash band keys, then the candidate pairs of each
   ``(band, key)`` bucket after Ray Data's group-by shuffle (:meth:`RayEngine.candidate_pairs`);
 - on the driver: the dataset rules (adaptive lengths, duplicates, conflicts, id clashes: they
   need the whole data) over those results (the exact Jaccard check of the candidate pairs and the
@@ -123,7 +123,7 @@ class RayEngine(Engine):
         context: RuleContext | None = None,
     ) -> RuleResult:
         """Row rules per block on Ray, dataset rules on the driver over a workspace whose
-        normalised text comes from Ray too; same result as :func:`curate.rules.evaluate_rules`."""
+        normalised-text hashes come from Ray too; same result as :func:`curate.rules.evaluate_rules`."""
         from curate.rules import RuleContext, RuleResult, evaluate_rules
         from curate.rules.base import RowRule
         from curate.rules.engine import run_rules
@@ -142,7 +142,7 @@ class RayEngine(Engine):
         found = self._row_findings(rows, row, context)
         context = dataclasses.replace(context, candidate_pairs=self.candidate_pairs)
         ws = _RayWorkspace(frame, answers=not context.is_labels, candidates=context.candidate_pairs,
-                           normalise=lambda: self._normalised(rows, frame))
+                           stats=lambda: self._norm_stats(rows, frame))
         findings, groups = run_rules(frame, rest, context, ws)
         findings = concat_findings([found, findings])
         return RuleResult(findings, groups if groups.height else pl.DataFrame(schema=GROUPS_SCHEMA))
@@ -171,17 +171,14 @@ class RayEngine(Engine):
                                zero_copy_batch=True, fn_kwargs={"specs": specs, "context": context})
         return concat_findings(collect(out))
 
-    def _normalised(self, rows: Any, frame: pl.DataFrame) -> pl.Series:
-        from curate.rules.workspace import normalised_text
-
+    def _norm_stats(self, rows: Any, frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+        """``Workspace.norm_stats`` per block on Ray: hash and length of each normalised text."""
         out = rows.select_columns([LINE, TEXT]).map_batches(
-            _normalised_block, batch_format="pyarrow", batch_size=None, zero_copy_batch=True,
-            fn_kwargs={"normalise": normalised_text})
-        parts = collect(out)
-        got = pl.concat(parts) if parts else pl.DataFrame({LINE: [], "norm": []})
+            _norm_stats_block, batch_format="pyarrow", batch_size=None, zero_copy_batch=True)
+        got = pl.concat(collect(out))
         if not got[LINE].equals(frame[LINE]):  # blocks came back out of order: never silently
-            raise EngineError("internal error: Ray returned the normalised text blocks out of order; please report this")
-        return got["norm"]
+            raise EngineError("internal error: Ray returned the text blocks out of order; please report this")
+        return got["norm_hash"], got["norm_len"]
 
 
     def candidate_pairs(self, texts: pl.Series, *, ngram: int, num_perm: int, seed: int, bands: int,
@@ -206,17 +203,17 @@ class RayEngine(Engine):
 
 
 class _RayWorkspace(Workspace):
-    """The local workspace, but its normalised text is computed by ``normalise`` (on Ray) the
-    first time a rule needs it; the same values as the local workspace's."""
+    """The local workspace, but the hash and length of its normalised texts are computed by
+    ``stats`` (on Ray) the first time a rule needs them; the same values as the local workspace's."""
 
     def __init__(self, frame: pl.DataFrame, *, answers: bool, candidates: Any,
-                 normalise: Callable[[], pl.Series]) -> None:
+                 stats: Callable[[], tuple[pl.Series, pl.Series]]) -> None:
         super().__init__(frame, answers=answers, candidates=candidates)
-        self._normalise = normalise
+        self._stats = stats
 
     @cached_property
-    def norm(self) -> pl.Series:
-        return self._normalise().alias("norm")
+    def norm_stats(self) -> tuple[pl.Series, pl.Series]:
+        return self._stats()
 
 
 def collect(dataset: Any) -> list[pl.DataFrame]:
@@ -256,9 +253,13 @@ def _pairs_block(group: pa.Table) -> pa.Table:
     return minhash.pairs_from_keys(keys).to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
-def _normalised_block(block: pa.Table, *, normalise: Callable[[pl.Series], pl.Series]) -> pa.Table:
+def _norm_stats_block(block: pa.Table) -> pa.Table:
+    from curate.rules.workspace import NORM_SEED, normalised_text
+
     frame = pl.from_arrow(block)
-    out = frame.select(pl.col(LINE), normalise(frame[TEXT]).alias("norm"))
+    norm = normalised_text(frame[TEXT])
+    out = pl.DataFrame([frame[LINE], norm.hash(seed=NORM_SEED).alias("norm_hash"),
+                        norm.str.len_chars().alias("norm_len")])
     return out.to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
