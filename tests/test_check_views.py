@@ -139,11 +139,11 @@ STRING_ANSWERS = {
 }
 
 
-def _run(kind: str, target: str, folder: Path) -> Path:
+def _run(kind: str, target: str, folder: Path, answers: list | None = None) -> Path:
     from curate.pipeline import run
 
     folder.mkdir()
-    answers = STRING_ANSWERS[kind]
+    answers = answers or STRING_ANSWERS[kind]
     lines = [json.dumps({"uid": f"q{i}", "question": f"Question {i} about the {TOPICS[i % 10]} number {i * 31}?",
                          "gold": answers[i % len(answers)]}) for i in range(60)]
     (folder / "data.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -191,8 +191,25 @@ def test_a_string_reference_is_read_as_the_task_kind_says(kind, target, tmp_path
     reward = (out / ("gemini_reward.py" if target == "gemini-rl" else "reward.py")).read_text()
     assert f"REFERENCE_IS_JSON = {get_kind(kind).reference_is_json}\n" in reward
     data = out / ("train.jsonl" if target == "gemini-rl" else "train.parquet")
-    assert views.reading_of(data) == views.Reading(kind == "json")
+    assert views.reading_of(data) == views.Reading(kind == "json", is_labels=False)
     (planned,) = views.prepare([data], None, tmp_path / "scratch")
     seen = {r["id"]: r["reference_answer"] for r in map(json.loads, planned.read.read_text().splitlines())}
     assert seen == want
     assert views.prepare([data], target, tmp_path / "guess")  # without a manifest's kind: guessed per value
+
+
+def test_an_answer_task_export_is_not_checked_as_label_sets(tmp_path):
+    """A json answer holding a list of strings (or an object with one) is not a label set: with the
+    manifest naming the answer task, curate check reports no no_labels / answer_schema on it."""
+    import shutil
+
+    from curate.check import check_files
+
+    out = _run("json", "openai-rft", tmp_path / "run", [{"name": "x", "tags": []}, ["a", "b"], [], {"n": 1}])
+    labelled = ("no_labels", "answer_schema")
+    found = check_files([out / "train.jsonl"]).findings
+    assert found.filter(pl.col("rule").is_in(labelled)).height == 0, found
+    alone = tmp_path / "alone"  # without its manifest the file reads as a label task, as before
+    alone.mkdir()
+    shutil.copy(out / "train.jsonl", alone / "train.jsonl")
+    assert check_files([alone / "train.jsonl"]).findings.filter(pl.col("rule") == "no_labels").height > 0

@@ -166,7 +166,9 @@ def check_files(
     with tempfile.TemporaryDirectory(prefix="curate-check-") as scratch:
         planned = prepare([Path(p) for p in paths], target, Path(scratch))
         reads = [p.read for p in planned if p.read is not None]
-        result = _check_files(reads, packs=packs, base_dir=base_dir, near=near, response_format=response_format)
+        answers = {str(p.read) for p in planned if p.read is not None and not p.labels}
+        result = _check_files(reads, packs=packs, base_dir=base_dir, near=near, response_format=response_format,
+                              answers=answers)
     back = {str(p.read): str(p.path) for p in planned if p.read is not None}
     findings = result.findings.with_columns(pl.col("path").replace(back))
     rows = {back.get(k, k): v for k, v in result.rows.items()}
@@ -180,7 +182,9 @@ def _check_files(
     base_dir: Path | None = None,
     near: bool = False,
     response_format: Mapping[str, Any] | None = None,
+    answers: set[str] | frozenset[str] = frozenset(),
 ) -> CheckResult:
+    """``answers``: paths of answer-task exports (their reference is not a label set)."""
     from curate.rules import resolve_rules
 
     records: list[dict[str, Any]] = []
@@ -189,7 +193,8 @@ def _check_files(
     counts: dict[str, int] = {}
     with _gc_paused(), ThreadPoolExecutor(max_workers=2) as pool:
         # files are read and their clean lines decoded while the rule pack is resolved
-        started = [FileCheck(Path(raw), pool) if Path(raw).is_file() else None for raw in paths]
+        started = [FileCheck(Path(raw), pool, labels=str(raw) not in answers) if Path(raw).is_file() else None
+                   for raw in paths]
         try:
             rules = _check_rules(resolve_rules(packs, base_dir), near)
         except BaseException:

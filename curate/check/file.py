@@ -165,8 +165,9 @@ class FileCheck:
     :meth:`submit` once the rules are known and :meth:`finish`. An error while starting is raised
     by :meth:`submit`."""
 
-    def __init__(self, path: Path, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, path: Path, pool: ThreadPoolExecutor, *, labels: bool = True) -> None:
         self.path, self.pool = path, pool
+        self.labels = labels  # False: an answer task's export, whose reference is no label set
         self.error: Exception | None = None
         self.parquet = path.suffix.lower() == ".parquet"
         self.chunks: list[tuple[int, list[bytes]]] = []  # lines for the exact path (no clean layout)
@@ -184,7 +185,7 @@ class FileCheck:
         data = read.file_bytes(self.path)
         self.peek = peek_rows(data)
         readable = [(line, row) for line, row in self.peek.items() if not isinstance(row, Unreadable)]
-        self.ref_key = reference_key(readable)  # from the first 100 readable rows
+        self.ref_key = reference_key(readable) if self.labels else None  # from the first 100 readable rows
         self.layout = layout([row for _, row in readable], self.ref_key)
         # two chunks or more: one per worker thread
         chunk_bytes = min(read.CHUNK_BYTES, max(1 << 20, -(-len(data) // 2)))
@@ -223,7 +224,8 @@ class FileCheck:
         if self.parquet:
             parsed = _read_parquet(path)
             n_rows = len(parsed)
-            self.ref_key = reference_key([(line, row) for line, row in parsed if not isinstance(row, Unreadable)])
+            readable = [(line, row) for line, row in parsed if not isinstance(row, Unreadable)]
+            self.ref_key = reference_key(readable) if self.labels else None
             frames.append(row_frame(exact.add(parsed), self.ref_key))
         for first, lines in self.chunks:
             parsed = _parse_lines(lines, first)

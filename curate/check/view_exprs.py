@@ -39,6 +39,7 @@ class Reading:
     # (None: no manifest, so each value is guessed: a list, object or number is JSON)
     reference_is_json: bool | None = None
     reference_key: str = "reference_answer"  # the reference's key in Gemini's ``references``
+    is_labels: bool = True  # the kind's is_labels: False for answer tasks (no label set to check)
 
 
 class NoView(Exception):

@@ -125,6 +125,7 @@ class Planned:
     read: Path | None
     target: str | None
     note: str = ""
+    labels: bool = True  # the reference is a label set (False: the manifest names an answer task)
 
 
 def manifest_of(path: Path) -> dict[str, Any] | None:
@@ -163,7 +164,8 @@ def reading_of(path: Path) -> Reading:
         key = (config["export"].get("options") or {}).get("reference_key", "reference_answer")
     except (ConfigError, KeyError, TypeError, AttributeError):
         return Reading()
-    return Reading(bool(kind.reference_is_json), key if isinstance(key, str) else "reference_answer")
+    return Reading(bool(kind.reference_is_json), key if isinstance(key, str) else "reference_answer",
+                   bool(kind.is_labels))
 
 
 def prepare(paths: list[Path], explicit: str | None, scratch: Path) -> list[Planned]:
@@ -174,8 +176,9 @@ def prepare(paths: list[Path], explicit: str | None, scratch: Path) -> list[Plan
     out = []
     for i, path in enumerate(paths):
         name = target_of(path, explicit)
+        reading = reading_of(path)
         if name is None or not path.is_file():
-            out.append(Planned(path, path, None))
+            out.append(Planned(path, path, None, labels=reading.is_labels))
             continue
         try:
             target = get_target(name)
@@ -184,9 +187,9 @@ def prepare(paths: list[Path], explicit: str | None, scratch: Path) -> list[Plan
         if path.name not in target.data_files:
             out.append(Planned(path, None, name, f"not one of {name}'s data files (curate's side file)"))
         elif target.rows_are_rft:
-            out.append(Planned(path, path, name))
+            out.append(Planned(path, path, name, labels=reading.is_labels))
         else:
-            out.append(Planned(path, write_view(path, target, scratch / str(i), reading_of(path)), name))
+            out.append(Planned(path, write_view(path, target, scratch / str(i), reading), name, labels=reading.is_labels))
     return out
 
 
