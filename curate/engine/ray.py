@@ -84,7 +84,10 @@ class RayEngine(Engine):
             with _ray_data_settings():
                 self.cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
                 say(f"engine ray: running the row stages on {where} ({self.cpus} CPUs)")
+                # workers import curate and load kernels and the tokenizer while the driver reads
+                warming = [ray.remote(num_cpus=1)(_warm_up).remote() for _ in range(self.cpus)]
                 yield self
+                del warming
         except Exception as exc:
             translated = _translate(exc, ray)
             if translated is exc:
@@ -224,6 +227,21 @@ def collect(dataset: Any) -> list[pl.DataFrame]:
 
 
 # -- what runs on the workers (module functions: pickled by reference) ------------------------------
+def _warm_up() -> None:
+    """A worker's one-time costs (imports, compiled kernels, the tokenizer: seconds) paid on a
+    three-row frame with the default pack's row rules and MinHash, before the first real block."""
+    from curate.rules import RuleContext, minhash
+    from curate.rules.base import RowRule
+    from curate.rules.engine import row_findings
+    from curate.rules.packs import resolve_rules
+
+    texts = ["A short text to warm up the rules.", "Ünïcode tëxt, Ã© and \x07.", ""]
+    frame = pl.DataFrame({LINE: [1, 2, 3], TEXT: texts, "labels": [["a"], ["b"], []]})
+    rules = [r for r in resolve_rules(["default"]) if isinstance(r, RowRule) and r.enabled]
+    row_findings(Workspace(frame), rules, RuleContext())
+    minhash.band_keys(frame[TEXT], bands=2, rows=2)
+
+
 def _row_findings_block(block: pa.Table, *, specs: list[tuple[type, dict[str, Any]]], context: RuleContext) -> pa.Table:
     from curate.rules.engine import row_findings
     from curate.rules.workspace import Workspace
