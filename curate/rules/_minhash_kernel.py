@@ -21,6 +21,14 @@ K_LEN = 0x9E3779B97F4A7C15
 K_SEED = 0xC2B2AE3D27D4EB4F
 
 
+def is_ascii(data, lo, hi):  # pragma: no cover - compiled by the kernels that call it
+    """True when ``data[lo:hi]`` holds no byte over 127 (no branch per byte)."""
+    bits = 0
+    for i in range(lo, hi):
+        bits |= data[i]
+    return bits < 128
+
+
 def njit(fn, **kw):
     """``numba.njit(fn)`` without the GIL, cached next to the module (or in numba's user cache
     folder when that is read-only), else compiled once per process."""
@@ -98,6 +106,7 @@ def kernels() -> SimpleNamespace | None:
         return result
 
     power = jit(_power)
+    ascii_only = jit(is_ascii)
 
     def sketch_ascii(data, offsets, ngram, mult, seed, a, b, out, nwords):  # pragma: no cover - compiled
         num_perm = a.shape[0]
@@ -105,10 +114,7 @@ def kernels() -> SimpleNamespace | None:
         ring = np.zeros(ngram, dtype=np.uint64)
         for d in range(offsets.shape[0] - 1):
             lo, hi = offsets[d], offsets[d + 1]
-            wide = 0
-            for i in range(lo, hi):
-                wide |= data[i]
-            if wide >= 128:
+            if not ascii_only(data, lo, hi):
                 nwords[d] = -1
                 continue
             for j in range(num_perm):

@@ -46,10 +46,7 @@ def kernel():
         for d in range(offsets.shape[0] - 1):
             lo, hi = offsets[d], offsets[d + 1]
             n = hi - lo
-            wide = 0
-            for i in range(lo, hi):
-                wide |= data[i]
-            if wide >= 128:
+            if not ascii_only(data, lo, hi):
                 visible[d] = -1
                 continue
             first, last = lo, hi
@@ -72,7 +69,9 @@ def kernel():
             other[d] = others
             blob[d] = blobs
 
-    from curate.rules._minhash_kernel import njit
+    from curate.rules._minhash_kernel import is_ascii, njit
+
+    ascii_only = njit(is_ascii)
 
     window = njit(window)
     return njit(text_stats_ascii)
