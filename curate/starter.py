@@ -92,7 +92,8 @@ def render_starter(profile: Profile, relative_to: Path) -> str:
                          {"kind": g.get("kind") or "text"}))
     sections += [
         ("rules", "rule packs: rules/default.yaml; override one rule with {rule: NAME, ...}", ["default"]),
-        ("split", "validation: a row count or a share of the clean rows", {"validation": 0.2, "seed": 7}),
+        ("split", "validation: a row count or a share of the clean rows (openai-rft takes at most "
+                  f"{VALID_LIMIT:,} validation rows)", {"validation": _validation(profile.rows), "seed": 7}),
         ("export", "where and for which platform; prompts are Jinja templates over the record's fields",
          {"target": "openai-rft", "developer": developer, "user": "{{ text }}", "out": "out"}),
     ]
@@ -106,6 +107,14 @@ def render_starter(profile: Profile, relative_to: Path) -> str:
         parts.append(f"# {comment}")
         parts.append(yaml.safe_dump({name: value}, sort_keys=False, allow_unicode=True, width=100).rstrip())
     return "\n".join(parts) + "\n"
+
+
+VALID_LIMIT = 1_000  # openai-rft's validation file (curate.export.openai_rft.LIMITS)
+
+
+def _validation(rows: int) -> float | int:
+    """A fifth of the rows, or the starter target's validation limit when a fifth is more."""
+    return 0.2 if rows * 0.2 <= VALID_LIMIT else VALID_LIMIT
 
 
 def find_vocabulary(folder: Path, exclude: Path) -> tuple[Path, str, str] | None:

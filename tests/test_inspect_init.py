@@ -154,3 +154,16 @@ def test_init_then_run_on_a_single_label_csv(tmp_path):
     assert ran.returncode == 0, ran.stderr
     rows = [json.loads(line) for line in (tmp_path / "out" / "train.jsonl").read_text().splitlines()]
     assert rows and all(isinstance(r["reference_answer"], str) for r in rows)
+
+
+def test_init_then_run_on_a_large_file_keeps_the_targets_validation_limit(tmp_path):
+    from curate.export.openai_rft import LIMITS
+    from curate.starter import VALID_LIMIT
+
+    assert VALID_LIMIT == LIMITS["valid"]
+    shutil.copy(DATA.parent / "banking77" / "train.csv", tmp_path / "train.csv")  # 10,003 queries: a fifth is 2,000
+    assert cli("init", str(tmp_path / "train.csv")).returncode == 0
+    assert yaml.safe_load((tmp_path / "pipeline.yaml").read_text())["split"]["validation"] == VALID_LIMIT
+    ran = cli("run", str(tmp_path / "pipeline.yaml"), "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    assert len((tmp_path / "out" / "valid.jsonl").read_text().splitlines()) == VALID_LIMIT

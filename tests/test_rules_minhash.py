@@ -91,6 +91,9 @@ def test_components_and_band_choice():
     assert optimal_bands(0.8, 128) == (9, 13)  # the same choice datasketch.MinHashLSH makes
     b, r = lsh_params(0.8, 128)  # weighted towards recall, since candidates are verified exactly
     assert b * r <= 128 and 1 - (1 - 0.9**r) ** b > 0.95 > 1 - (1 - 0.9**13) ** 9
+    for threshold in (0.8, 0.9):  # a pair right at the threshold is found most of the time
+        b, r = lsh_params(threshold, 128)
+        assert b * r <= 128 and 1 - (1 - threshold**r) ** b > 0.8
 
 
 def test_deterministic_and_order_free():
