@@ -13,13 +13,14 @@ import sys
 import polars as pl
 import pytest
 import yaml
-from ray_pool import write_pool
+from ray_pool import base_rows, write_pool
 
 import curate
 from curate.config import load_config
 from curate.engine import get_engine, registered_engines
 from curate.errors import ConfigError, EngineError, MissingDependency
 from curate.pipeline import Pipeline
+from curate.rules.workspace import Workspace
 
 ray = pytest.importorskip("ray")
 
@@ -158,12 +159,31 @@ def _env() -> dict[str, str]:
 
 
 def test_block_results_concatenate_in_line_order(local_ray):
-    from curate.engine.ray import RayEngine
+    from curate.engine.ray import RayEngine, _ray_data_settings
 
     engine = RayEngine()
     engine.cpus = 2
     frame = pl.DataFrame({"line": range(1, 12_001), "text": [f"Text  NUMBER {i}" for i in range(12_000)]})
-    ds = engine.dataset(frame.to_arrow())
-    assert ds.num_blocks() == 3  # 12,000 rows: 4 per 2 CPUs, but at least 5,000 rows a block
-    norm = engine._normalised(ds, frame)
-    assert norm.to_list() == [f"text number {i}" for i in range(12_000)]
+    with _ray_data_settings():
+        ds = engine.dataset(frame)
+        assert ds.num_blocks() == 3  # 12,000 rows: 4 per 2 CPUs, but at least 5,000 rows a block
+        hashes, lengths = engine._norm_stats(ds, frame)
+    local = Workspace(frame).norm_stats  # computed here, a chunk at a time
+    assert hashes.equals(local[0]) and lengths.equals(local[1])
+    assert lengths.to_list() == [len(f"text number {i}") for i in range(12_000)]
+
+
+def test_candidate_pairs_on_ray_are_exactly_the_local_ones(local_ray):
+    """Band keys per block, grouped on Ray: the same pairs as one local pass (the seam's contract)."""
+    from curate.engine.ray import RayEngine, _ray_data_settings
+    from curate.rules import minhash
+
+    texts = pl.Series([r["text"] for r in base_rows()[:6000]])
+    texts = pl.concat([texts, texts.slice(0, 3000).str.replace(" ", "  ").str.to_uppercase(), pl.Series([""])])
+    engine = RayEngine()
+    engine.cpus = 2
+    params = {"ngram": 3, "num_perm": 128, "seed": 1, "bands": 9, "rows": 13}
+    local = minhash.pairs_from_keys(minhash.band_keys(texts, **params))
+    with _ray_data_settings():
+        got = engine.candidate_pairs(texts, **params)
+    assert local.height > 3000 and got.equals(local)

@@ -6,10 +6,12 @@ What runs where (docs/scale.md):
 - the driver (this process) loads the source with curate's loader, then hands the frame to Ray
   Data as Arrow blocks (``ray.data.from_arrow`` of slices, in ``line`` order);
 - on Ray, per block (``map_batches(batch_format="pyarrow")``): every row rule in one pass
-  (:func:`curate.rules.engine.row_findings` over the block), and the normalised text that exact
-  and near-duplicate rules compare;
+  (:func:`curate.rules.engine.row_findings` over the block), the hash and length of the
+  normalised text that exact and near-duplicate rules group on (``Workspace.norm_stats``), and the MinHash band keys, then the candidate pairs of each
+  ``(band, key)`` bucket after Ray Data's group-by shuffle (:meth:`RayEngine.candidate_pairs`);
 - on the driver: the dataset rules (adaptive lengths, duplicates, conflicts, id clashes: they
-  need the whole data), selection, split and the export writing.
+  need the whole data) over those results (the exact Jaccard check of the candidate pairs and the
+  components included), selection, split and the export writing.
 
 Outputs are byte-identical to the local engine's: the blocks' results feed the same driver code.
 Ray starts here (``ray.init``) unless the process already runs one: ``engine.address`` or
@@ -21,6 +23,7 @@ saying where it runs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -78,10 +81,13 @@ class RayEngine(Engine):
         else:
             where = "the Ray this process already runs"
         try:
-            _quiet_ray_data()
-            self.cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-            say(f"engine ray: running the row stages on {where} ({self.cpus} CPUs)")
-            yield self
+            with _ray_data_settings():
+                self.cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+                say(f"engine ray: running the row stages on {where} ({self.cpus} CPUs)")
+                # workers import curate and load kernels and the tokenizer while the driver reads
+                warming = [ray.remote(num_cpus=1)(_warm_up).remote() for _ in range(self.cpus)]
+                yield self
+                del warming
         except Exception as exc:
             translated = _translate(exc, ray)
             if translated is exc:
@@ -120,7 +126,7 @@ class RayEngine(Engine):
         context: RuleContext | None = None,
     ) -> RuleResult:
         """Row rules per block on Ray, dataset rules on the driver over a workspace whose
-        normalised text comes from Ray too; same result as :func:`curate.rules.evaluate_rules`."""
+        normalised-text hashes come from Ray too; same result as :func:`curate.rules.evaluate_rules`."""
         from curate.rules import RuleContext, RuleResult, evaluate_rules
         from curate.rules.base import RowRule
         from curate.rules.engine import run_rules
@@ -135,23 +141,30 @@ class RayEngine(Engine):
         # the workspace's row order (smallest line first), so blocks concatenate in that order
         if not frame[LINE].is_sorted() or frame[LINE].has_nulls():
             frame = frame.sort(LINE, nulls_last=True)
-        rows = self.dataset(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+        rows = self.dataset(frame)
         found = self._row_findings(rows, row, context)
-        ws = _RayWorkspace(frame, answers=not context.is_labels, normalise=lambda: self._normalised(rows, frame))
+        context = dataclasses.replace(context, candidate_pairs=self.candidate_pairs)
+        ws = _RayWorkspace(frame, answers=not context.is_labels, candidates=context.candidate_pairs,
+                           stats=lambda: self._norm_stats(rows, frame))
         findings, groups = run_rules(frame, rest, context, ws)
         findings = concat_findings([found, findings])
         return RuleResult(findings, groups if groups.height else pl.DataFrame(schema=GROUPS_SCHEMA))
 
-    def dataset(self, table: pa.Table) -> Any:
-        """``table`` as a Ray Dataset of contiguous slices, in order: a few blocks per CPU,
-        each between :data:`MIN_BLOCK_ROWS` and :data:`MAX_BLOCK_ROWS` rows when it can be."""
+    def dataset(self, frame: pl.DataFrame) -> Any:
+        """``frame`` as a Ray Dataset of contiguous slices, in order: a few blocks per CPU, each
+        between :data:`MIN_BLOCK_ROWS` and :data:`MAX_BLOCK_ROWS` rows when it can be. Each slice
+        is converted to Arrow and put in the object store in turn, so the driver never holds a
+        second copy of the whole frame."""
+        import ray
         import ray.data
 
-        n = table.num_rows
+        n = frame.height
         parts = max(BLOCKS_PER_CPU * self.cpus, math.ceil(n / MAX_BLOCK_ROWS))
         parts = max(1, min(parts, math.ceil(n / MIN_BLOCK_ROWS)))
         step = max(1, math.ceil(n / parts))
-        return ray.data.from_arrow([table.slice(i, step) for i in range(0, max(n, 1), step)])
+        refs = [ray.put(frame.slice(i, step).to_arrow(compat_level=pl.CompatLevel.oldest()))
+                for i in range(0, max(n, 1), step)]
+        return ray.data.from_arrow_refs(refs)
 
     def _row_findings(self, rows: Any, rules: list[Rule], context: RuleContext) -> pl.DataFrame:
         if not rules:
@@ -161,30 +174,49 @@ class RayEngine(Engine):
                                zero_copy_batch=True, fn_kwargs={"specs": specs, "context": context})
         return concat_findings(collect(out))
 
-    def _normalised(self, rows: Any, frame: pl.DataFrame) -> pl.Series:
-        from curate.rules.workspace import normalised_text
-
+    def _norm_stats(self, rows: Any, frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+        """``Workspace.norm_stats`` per block on Ray: hash and length of each normalised text."""
         out = rows.select_columns([LINE, TEXT]).map_batches(
-            _normalised_block, batch_format="pyarrow", batch_size=None, zero_copy_batch=True,
-            fn_kwargs={"normalise": normalised_text})
-        parts = collect(out)
-        got = pl.concat(parts) if parts else pl.DataFrame({LINE: [], "norm": []})
+            _norm_stats_block, batch_format="pyarrow", batch_size=None, zero_copy_batch=True)
+        got = pl.concat(collect(out))
         if not got[LINE].equals(frame[LINE]):  # blocks came back out of order: never silently
-            raise EngineError("internal error: Ray returned the normalised text blocks out of order; please report this")
-        return got["norm"]
+            raise EngineError("internal error: Ray returned the text blocks out of order; please report this")
+        return got["norm_hash"], got["norm_len"]
+
+
+    def candidate_pairs(self, texts: pl.Series, *, ngram: int, num_perm: int, seed: int, bands: int,
+                        rows: int) -> pl.DataFrame:
+        """MinHash candidate pairs of ``texts`` (:data:`curate.rules.minhash.CandidatePairs`):
+        band keys per block on Ray (``doc`` shifted to the block's place in ``texts``), each key
+        assigned to one of a few partitions by its value, then Ray Data's ``groupby`` on the
+        partition (a task-based sort shuffle: every ``(band, k)`` bucket whole in one group) and
+        the pairs of each group's buckets. Sorted and unique: exactly the local
+        ``pairs_from_keys(band_keys(texts))``."""
+        from curate.rules import minhash
+
+        docs = pl.DataFrame({"doc": pl.int_range(texts.len(), dtype=pl.Int64, eager=True), TEXT: texts})
+        params = {"ngram": ngram, "num_perm": num_perm, "seed": seed, "bands": bands, "rows": rows}
+        keys = self.dataset(docs).map_batches(
+            _band_keys_block, batch_format="pyarrow", batch_size=None, zero_copy_batch=True,
+            fn_kwargs={"params": params, "parts": BLOCKS_PER_CPU * self.cpus})
+        pairs = collect(keys.groupby("part").map_groups(_pairs_block, batch_format="pyarrow"))
+        if not pairs:
+            return minhash.pairs_from_keys(pl.DataFrame(schema=minhash.KEYS_SCHEMA))
+        return pl.concat(pairs).unique().sort(["a", "b"])
 
 
 class _RayWorkspace(Workspace):
-    """The local workspace, but its normalised text is computed by ``normalise`` (on Ray) the
-    first time a rule needs it; the same values as the local workspace's."""
+    """The local workspace, but the hash and length of its normalised texts are computed by
+    ``stats`` (on Ray) the first time a rule needs them; the same values as the local workspace's."""
 
-    def __init__(self, frame: pl.DataFrame, *, answers: bool, normalise: Callable[[], pl.Series]) -> None:
-        super().__init__(frame, answers=answers)
-        self._normalise = normalise
+    def __init__(self, frame: pl.DataFrame, *, answers: bool, candidates: Any,
+                 stats: Callable[[], tuple[pl.Series, pl.Series]]) -> None:
+        super().__init__(frame, answers=answers, candidates=candidates)
+        self._stats = stats
 
     @cached_property
-    def norm(self) -> pl.Series:
-        return self._normalise().alias("norm")
+    def norm_stats(self) -> tuple[pl.Series, pl.Series]:
+        return self._stats()
 
 
 def collect(dataset: Any) -> list[pl.DataFrame]:
@@ -195,6 +227,21 @@ def collect(dataset: Any) -> list[pl.DataFrame]:
 
 
 # -- what runs on the workers (module functions: pickled by reference) ------------------------------
+def _warm_up() -> None:
+    """A worker's one-time costs (imports, compiled kernels, the tokenizer: seconds) paid on a
+    three-row frame with the default pack's row rules and MinHash, before the first real block."""
+    from curate.rules import RuleContext, minhash
+    from curate.rules.base import RowRule
+    from curate.rules.engine import row_findings
+    from curate.rules.packs import resolve_rules
+
+    texts = ["A short text to warm up the rules.", "Ünïcode tëxt, Ã© and \x07.", ""]
+    frame = pl.DataFrame({LINE: [1, 2, 3], TEXT: texts, "labels": [["a"], ["b"], []]})
+    rules = [r for r in resolve_rules(["default"]) if isinstance(r, RowRule) and r.enabled]
+    row_findings(Workspace(frame), rules, RuleContext())
+    minhash.band_keys(frame[TEXT], bands=2, rows=2)
+
+
 def _row_findings_block(block: pa.Table, *, specs: list[tuple[type, dict[str, Any]]], context: RuleContext) -> pa.Table:
     from curate.rules.engine import row_findings
     from curate.rules.workspace import Workspace
@@ -205,9 +252,32 @@ def _row_findings_block(block: pa.Table, *, specs: list[tuple[type, dict[str, An
     return found.to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
-def _normalised_block(block: pa.Table, *, normalise: Callable[[pl.Series], pl.Series]) -> pa.Table:
+def _band_keys_block(block: pa.Table, *, params: dict[str, int], parts: int) -> pa.Table:
+    """The block's band keys, ``doc`` its place in the whole, ``part`` the group its bucket goes to
+    (the key modulo ``parts``: arithmetic, so every worker agrees whatever its library versions)."""
+    from curate.rules import minhash
+
     frame = pl.from_arrow(block)
-    out = frame.select(pl.col(LINE), normalise(frame[TEXT]).alias("norm"))
+    keys = minhash.band_keys(frame[TEXT], **params)
+    keys = keys.with_columns(frame["doc"].gather(keys["doc"]).alias("doc"),
+                             (pl.col("k") % parts).cast(pl.Int64).alias("part"))
+    return keys.to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+def _pairs_block(group: pa.Table) -> pa.Table:
+    from curate.rules import minhash
+
+    keys = pl.from_arrow(group).drop("part")
+    return minhash.pairs_from_keys(keys).to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+def _norm_stats_block(block: pa.Table) -> pa.Table:
+    from curate.rules.workspace import NORM_SEED, normalised_text
+
+    frame = pl.from_arrow(block)
+    norm = normalised_text(frame[TEXT])
+    out = pl.DataFrame([frame[LINE], norm.hash(seed=NORM_SEED).alias("norm_hash"),
+                        norm.str.len_chars().alias("norm_len")])
     return out.to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
@@ -238,16 +308,30 @@ def _probe(address: str, what: str) -> None:
                           "or fix the address") from None
 
 
-def _quiet_ray_data() -> None:
-    """No progress bars or per-dataset log lines on the user's terminal; blocks keep their order."""
+@contextlib.contextmanager
+def _ray_data_settings() -> Iterator[None]:
+    """No progress bars or per-dataset log lines on the user's terminal; blocks keep their order;
+    shuffles run as tasks (the hash shuffle's aggregator actors take seconds to start, each time).
+    The process's own settings come back afterwards."""
     import ray.data
+    from ray.data.context import ShuffleStrategy
 
     ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    ctx.print_on_execution_start = False
+    loggers = [logging.getLogger(name) for name in ("ray", "ray.data")]
+    saved = (ctx.enable_progress_bars, ctx.print_on_execution_start, ctx.execution_options.preserve_order,
+             ctx.shuffle_strategy, [lg.level for lg in loggers])
+    ctx.enable_progress_bars = ctx.print_on_execution_start = False
     ctx.execution_options.preserve_order = True
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        ctx.enable_progress_bars, ctx.print_on_execution_start, ctx.execution_options.preserve_order, \
+            ctx.shuffle_strategy, levels = saved
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def _first_line(exc: BaseException) -> str:
