@@ -407,3 +407,25 @@ def test_sorted_lists_equals_a_full_list_sort():
     assert sorted_lists(column).to_list() == column.list.sort().to_list()
     already = pl.Series([["a", "b"], ["c"], ["a", "b", "d"]])
     assert sorted_lists(already) is already  # nothing to do: the column itself comes back
+
+
+def test_jsonl_is_written_a_slice_at_a_time_with_the_same_bytes(tmp_path, monkeypatch):
+    import json
+
+    from curate.export import openai_rft
+
+    n = 1000
+    frame = pl.DataFrame({"messages": [[{"role": "user", "content": f"row {i} é \"q\"\n"}] for i in range(n)],
+                          "reference_answer": [["a"]] * n, "id": [str(i) for i in range(n)]})
+    ref = pl.Series([json.dumps(["a", str(i)]) for i in range(n)])
+    for wrap in (None, "item"):
+        openai_rft.write_jsonl(frame, tmp_path / "whole.jsonl", ref, wrap=wrap)
+        monkeypatch.setattr(openai_rft, "WRITE_ROWS", 7)
+        openai_rft.write_jsonl(frame, tmp_path / "sliced.jsonl", ref, wrap=wrap)
+        monkeypatch.undo()
+        whole = (tmp_path / "whole.jsonl").read_bytes()
+        assert whole == (tmp_path / "sliced.jsonl").read_bytes()
+        rows = [json.loads(line) for line in whole.decode().splitlines()]
+        assert len(rows) == n and (rows[-1]["item"] if wrap else rows[-1])["reference_answer"] == ["a", "999"]
+    openai_rft.write_jsonl(frame.clear(), tmp_path / "empty.jsonl", ref.clear())
+    assert (tmp_path / "empty.jsonl").read_bytes() == b""

@@ -24,6 +24,9 @@ ALLOWED_ROLES = ("developer", "user", "assistant", "tool")
 LIMITS = {"train": 50_000, "valid": 1_000, "valid_production": 1_000}
 
 
+WRITE_ROWS = 65_536  # rows turned into JSON lines at a time
+
+
 def write_jsonl(frame: pl.DataFrame, path: Path, reference_json: pl.Series | None = None,
                 wrap: str | None = None) -> None:
     """One compact JSON object per line, keys in column order, UTF-8.
@@ -35,11 +38,12 @@ def write_jsonl(frame: pl.DataFrame, path: Path, reference_json: pl.Series | Non
     if reference_json is None:
         (frame.select(pl.struct(pl.all()).alias(wrap)) if wrap else frame).write_ndjson(path)
         return
-    lines = json_lines(frame, reference_json)
-    if wrap:
-        lines = pl.concat_str(pl.lit(f'{{"{wrap}":'), lines, pl.lit("}"))
-    text = pl.select(lines.str.join("\n")).item() if frame.height else ""
-    path.write_text(text + "\n" if text else "", encoding="utf-8")
+    with open(path, "wb") as fh:  # a slice of rows at a time: no whole-file string in memory
+        for start in range(0, frame.height, WRITE_ROWS):
+            lines = json_lines(frame.slice(start, WRITE_ROWS), reference_json.slice(start, WRITE_ROWS))
+            if wrap:
+                lines = pl.concat_str(pl.lit(f'{{"{wrap}":'), lines, pl.lit("}"))
+            fh.write(pl.select(lines.str.join("\n")).item().encode("utf-8") + b"\n")
 
 
 def json_lines(frame: pl.DataFrame, reference_json: pl.Series) -> pl.Expr:

@@ -278,9 +278,16 @@ class Workspace:
         from curate.rules import minhash
 
         idx = np.arange(n)
-        a = np.concatenate([idx for _ in self._groupings])
-        b = np.concatenate([np.asarray(g, dtype=np.int64) for g in self._groupings])
-        comp = minhash.components(n, a, b)
+        a_parts, b_parts, seen = [], [], set()
+        for grouping in self._groupings:  # rules sharing components share the array: use it once
+            if id(grouping) in seen:
+                continue
+            seen.add(id(grouping))
+            g = np.asarray(grouping, dtype=np.int64)
+            moved = np.flatnonzero(g != idx)  # a row in its own group adds no edge
+            a_parts.append(moved)
+            b_parts.append(g[moved])
+        comp = minhash.components(n, np.concatenate(a_parts), np.concatenate(b_parts))
         sizes = np.bincount(comp, minlength=n)
         member = sizes[comp] > 1
         lines = self.frame[LINE].to_numpy()
