@@ -169,7 +169,7 @@ def exact_truth(texts: list[str], sample: np.ndarray) -> set[tuple[int, int]]:
 def bench_near(n: int, sample_size: int) -> dict:
     from datasketch import MinHash, MinHashLSH
 
-    from curate.rules.minhash import lsh_params, near_duplicate_pairs
+    from curate.rules.lsh import lsh_params, near_duplicate_pairs
 
     texts = make_corpus(n)
     lsh_params(THRESHOLD, NUM_PERM)  # parameter search is cached per process; keep it out of timing

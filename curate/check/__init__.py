@@ -123,7 +123,7 @@ def _overlap(train: list[tuple[Path, pl.DataFrame]], valid: list[tuple[Path, pl.
                             f"same input as {Path(row['path_train']).name}:{row['line_train']} (after normalisation)",
                             f"{Path(row['path_train']).name}:{row['line_train']}", id_=row["id"], field="messages"))
     if near:
-        from curate.rules.minhash import near_duplicate_pairs
+        from curate.rules.lsh import near_duplicate_pairs
 
         both = pl.concat([t.with_columns(pl.lit(0).alias("side")), v.with_columns(pl.lit(1).alias("side"))])
         pairs = near_duplicate_pairs(both["norm"], threshold=threshold)

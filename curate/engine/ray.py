@@ -186,13 +186,13 @@ class RayEngine(Engine):
 
     def candidate_pairs(self, texts: pl.Series, *, ngram: int, num_perm: int, seed: int, bands: int,
                         rows: int) -> pl.DataFrame:
-        """MinHash candidate pairs of ``texts`` (:data:`curate.rules.minhash.CandidatePairs`):
+        """MinHash candidate pairs of ``texts`` (:data:`curate.rules.lsh.CandidatePairs`):
         band keys per block on Ray (``doc`` shifted to the block's place in ``texts``), each key
         assigned to one of a few partitions by its value, then Ray Data's ``groupby`` on the
         partition (a task-based sort shuffle: every ``(band, k)`` bucket whole in one group) and
         the pairs of each group's buckets. Sorted and unique: exactly the local
         ``pairs_from_keys(band_keys(texts))``."""
-        from curate.rules import minhash
+        from curate.rules import lsh
 
         docs = pl.DataFrame({"doc": pl.int_range(texts.len(), dtype=pl.Int64, eager=True), TEXT: texts})
         params = {"ngram": ngram, "num_perm": num_perm, "seed": seed, "bands": bands, "rows": rows}
@@ -201,7 +201,7 @@ class RayEngine(Engine):
             fn_kwargs={"params": params, "parts": BLOCKS_PER_CPU * self.cpus})
         pairs = collect(keys.groupby("part").map_groups(_pairs_block, batch_format="pyarrow"))
         if not pairs:
-            return minhash.pairs_from_keys(pl.DataFrame(schema=minhash.KEYS_SCHEMA))
+            return lsh.pairs_from_keys(pl.DataFrame(schema=lsh.KEYS_SCHEMA))
         return pl.concat(pairs).unique().sort(["a", "b"])
 
 
@@ -230,7 +230,7 @@ def collect(dataset: Any) -> list[pl.DataFrame]:
 def _warm_up() -> None:
     """A worker's one-time costs (imports, compiled kernels, the tokenizer: seconds) paid on a
     three-row frame with the default pack's row rules and MinHash, before the first real block."""
-    from curate.rules import RuleContext, minhash
+    from curate.rules import RuleContext, lsh
     from curate.rules.base import RowRule
     from curate.rules.engine import row_findings
     from curate.rules.packs import resolve_rules
@@ -239,7 +239,7 @@ def _warm_up() -> None:
     frame = pl.DataFrame({LINE: [1, 2, 3], TEXT: texts, "labels": [["a"], ["b"], []]})
     rules = [r for r in resolve_rules(["default"]) if isinstance(r, RowRule) and r.enabled]
     row_findings(Workspace(frame), rules, RuleContext())
-    minhash.band_keys(frame[TEXT], bands=2, rows=2)
+    lsh.band_keys(frame[TEXT], bands=2, rows=2)
 
 
 def _row_findings_block(block: pa.Table, *, specs: list[tuple[type, dict[str, Any]]], context: RuleContext) -> pa.Table:
@@ -255,20 +255,20 @@ def _row_findings_block(block: pa.Table, *, specs: list[tuple[type, dict[str, An
 def _band_keys_block(block: pa.Table, *, params: dict[str, int], parts: int) -> pa.Table:
     """The block's band keys, ``doc`` its place in the whole, ``part`` the group its bucket goes to
     (the key modulo ``parts``: arithmetic, so every worker agrees whatever its library versions)."""
-    from curate.rules import minhash
+    from curate.rules import lsh
 
     frame = pl.from_arrow(block)
-    keys = minhash.band_keys(frame[TEXT], **params)
+    keys = lsh.band_keys(frame[TEXT], **params)
     keys = keys.with_columns(frame["doc"].gather(keys["doc"]).alias("doc"),
                              (pl.col("k") % parts).cast(pl.Int64).alias("part"))
     return keys.to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
 def _pairs_block(group: pa.Table) -> pa.Table:
-    from curate.rules import minhash
+    from curate.rules import lsh
 
     keys = pl.from_arrow(group).drop("part")
-    return minhash.pairs_from_keys(keys).to_arrow(compat_level=pl.CompatLevel.oldest())
+    return lsh.pairs_from_keys(keys).to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
 def _norm_stats_block(block: pa.Table) -> pa.Table:

@@ -55,7 +55,7 @@ class RuleContext:
     response_format: dict[str, Any] | None = None  # chat-style json_schema response format
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"answer_key": "labels"}
     kind: Kind | None = None  # the task kind (curate.kinds); None: a label task
-    # a distributed engine's MinHash candidate pairs (curate.rules.minhash.CandidatePairs); None: local
+    # a distributed engine's MinHash candidate pairs (curate.rules.lsh.CandidatePairs); None: local
     candidate_pairs: Callable[..., pl.DataFrame] | None = None
 
     @property

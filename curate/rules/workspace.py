@@ -86,7 +86,7 @@ class Workspace:
                  candidates: Any = None) -> None:
         """``norm``: the normalised text when already computed, in ``line`` order. ``answers``: an
         open-answer task, whose rows' target (the ``labels`` key) is ``answer_norm``.
-        ``candidates``: a distributed engine's candidate pairs (:data:`curate.rules.minhash.CandidatePairs`)."""
+        ``candidates``: a distributed engine's candidate pairs (:data:`curate.rules.lsh.CandidatePairs`)."""
         self.answers = answers
         self.candidates = candidates
         self.near_plan: list[tuple[float, int, int, int]] = []  # (threshold, ngram, num_perm, seed) rules will ask for
@@ -199,7 +199,7 @@ class Workspace:
         short texts (at most ``short_words`` words) with the same words in another order."""
         import numpy as np
 
-        from curate.rules import minhash
+        from curate.rules import lsh, minhash
 
         key = (threshold, ngram, num_perm, seed, short_words)
         if key in self._near:
@@ -214,7 +214,7 @@ class Workspace:
         uniq = np.flatnonzero(rep_pos == np.arange(n))
         # MinHash reads the raw texts: it normalises them itself, to the same words
         kept = uniq[(self.norm_stats[1].gather(uniq) > 0).to_numpy()]
-        pairs = minhash.near_duplicate_pairs(
+        pairs = lsh.near_duplicate_pairs(
             self.texts_of(kept),
             threshold=threshold,
             ngram=ngram,
@@ -222,7 +222,7 @@ class Workspace:
             seed=seed,
             sketches=self.__dict__.setdefault("_sketches", {}),
             spanning=True,  # only the components are used
-            plan=[minhash.lsh_params(t, p) for t, g, p, s in self.near_plan if (g, p, s) == (ngram, num_perm, seed)],
+            plan=[lsh.lsh_params(t, p) for t, g, p, s in self.near_plan if (g, p, s) == (ngram, num_perm, seed)],
             candidates=self.candidates,
         )
         if short_words:
