@@ -213,3 +213,17 @@ def test_an_answer_task_export_is_not_checked_as_label_sets(tmp_path):
     alone.mkdir()
     shutil.copy(out / "train.jsonl", alone / "train.jsonl")
     assert check_files([alone / "train.jsonl"]).findings.filter(pl.col("rule") == "no_labels").height > 0
+
+
+def test_a_lone_surrogate_on_the_row_path_is_a_finding_not_a_crash(tmp_path):
+    import subprocess
+    import sys
+
+    lines = ['{"messages":[{"role":"system","content":"x"},{"role":"user","content":"hi \\ud800 there"}],'
+             '"reference_answer":"a"}',
+             '{"messages":[{"role":"user","content":"ok"}],"reference_answer":"b","extra":1}']  # keys differ: row path
+    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "curate", "check", "--target", "bedrock-rft", "train.jsonl"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    assert "train.jsonl:1: invalid_utf8" in done.stdout + done.stderr and "internal error" not in done.stderr

@@ -249,8 +249,17 @@ def _encoded(lines: pl.Series) -> list[bytes]:
     return lines.cast(pl.Binary).to_list()
 
 
+def _dumped(row: dict[str, Any]) -> bytes:
+    """One view line. A lone surrogate (a ``\\ud800`` escape in the file) stays an escape, so the
+    checker reports it at its line instead of the encoder failing."""
+    try:
+        return json.dumps(row, ensure_ascii=False, default=str).encode()
+    except UnicodeEncodeError:
+        return json.dumps(row, ensure_ascii=True, default=str).encode()
+
+
 def _rows_view(rows: list[dict[str, Any]], target: Any, reading: Reading = Reading()) -> list[bytes]:
-    return [json.dumps(target.rft_row(r, reading), ensure_ascii=False, default=str).encode() for r in rows]
+    return [_dumped(target.rft_row(r, reading)) for r in rows]
 
 
 def _lines_view(data: bytes, target: Any, reading: Reading = Reading()) -> list[bytes]:
@@ -261,6 +270,5 @@ def _lines_view(data: bytes, target: Any, reading: Reading = Reading()) -> list[
         except (ValueError, UnicodeDecodeError, RecursionError):
             lines.append(raw)  # the checker reports it at its own line
             continue
-        lines.append(json.dumps(target.rft_row(row, reading), ensure_ascii=False).encode() if isinstance(row, dict)
-                     else raw)
+        lines.append(_dumped(target.rft_row(row, reading)) if isinstance(row, dict) else raw)
     return lines
