@@ -148,12 +148,15 @@ def test_chunked_sketch_equals_the_whole_and_pairs_are_unchanged(monkeypatch):
 
     docs = planted()
     whole = signatures(shingle(docs))
-    sk = minhash.sketch(docs, chunk=7)
-    assert np.array_equal(sk.sig, whole)
-    assert sk.active.tolist() == [bool(d.split()) for d in docs]
+    with monkeypatch.context() as m:
+        m.setattr(minhash, "CHUNK_DOCS", 7)
+        chunks = list(minhash.signature_chunks(pl.Series(docs)))
+    assert [start for start, _, _ in chunks] == list(range(0, len(docs), 7))
+    assert np.array_equal(np.concatenate([sig for _, sig, _ in chunks]), whole)
+    assert np.concatenate([on for _, _, on in chunks]).tolist() == [bool(d.split()) for d in docs]
     # shingles rebuilt for a few documents equal theirs in the whole list
     full = shingle(docs)
-    part = sk.shingles(np.array([130, 3, 3, 60]))
+    part = minhash.Sketcher(docs).shingles(np.array([130, 3, 3, 60]))
     for d in (3, 60, 130):
         assert sorted(part.hashes[part.doc == d].tolist()) == sorted(full.hashes[full.doc == d].tolist())
     assert set(part.doc.tolist()) == {3, 60, 130}

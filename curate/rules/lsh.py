@@ -23,9 +23,9 @@ from curate.rules.minhash import (
     chunk_signatures,
     components,
     exact_jaccard,
-    ordered_map,
     shingle,
     shingle_sets,
+    signature_chunks,
 )
 
 MAX_BUCKET_PAIRS = 64
@@ -43,7 +43,6 @@ class Sketcher:
         self.ngram, self.num_perm, self.seed = ngram, num_perm, seed
         self.planned: set[tuple[int, int]] = set()
         self._keys: dict[tuple[int, int], pl.DataFrame] = {}
-        self.active: np.ndarray | None = None
 
     def keys(self, bands: int, rows: int) -> pl.DataFrame:
         """The band keys (:data:`KEYS_SCHEMA`) that two or more documents share."""
@@ -55,21 +54,14 @@ class Sketcher:
         return pairs_from_keys(self.keys(bands, rows))
 
     def _compute(self, configs: list[tuple[int, int]]) -> None:
-        n = self.texts.len()
         per = {c: [[] for _ in range(c[0])] for c in configs}
-        docs, active = [], np.zeros(n, dtype=bool)
-        def work(start: int) -> tuple[np.ndarray, np.ndarray]:
-            return chunk_signatures(self.texts.slice(start, minhash.CHUNK_DOCS), ngram=self.ngram, num_perm=self.num_perm,
-                                    seed=self.seed)
-
-        for start, (sig, on) in ordered_map(work, range(0, n, minhash.CHUNK_DOCS)):
-            active[start : start + sig.shape[0]] = on
+        docs = []
+        for start, sig, on in signature_chunks(self.texts, ngram=self.ngram, num_perm=self.num_perm, seed=self.seed):
             sig = sig[on]
             docs.append(start + np.flatnonzero(on))
             for (bands, rows), lists in per.items():
                 for band in range(bands):
                     lists[band].append(_band_key(sig, band, rows))
-        self.active = active
         doc = np.concatenate(docs) if docs else np.zeros(0, np.int64)
         for config, lists in per.items():
             parts = []
@@ -147,12 +139,8 @@ def band_keys(texts: list[str] | pl.Series, *, ngram: int = 3, num_perm: int = 1
     ``band`` and ``k`` (uint64). Documents sharing a ``(band, k)`` bucket are candidate pairs
     (:func:`pairs_from_keys`). Row-local: the keys of a slice of the texts, with ``doc`` shifted
     by the slice's offset, equal the whole list's (what a distributed engine computes per block)."""
-    series, parts = _as_series(texts), []
-
-    def work(start: int) -> tuple[np.ndarray, np.ndarray]:
-        return chunk_signatures(series.slice(start, minhash.CHUNK_DOCS), ngram=ngram, num_perm=num_perm, seed=seed)
-
-    for start, (sig, on) in ordered_map(work, range(0, series.len(), minhash.CHUNK_DOCS)):
+    parts = []
+    for start, sig, on in signature_chunks(_as_series(texts), ngram=ngram, num_perm=num_perm, seed=seed):
         parts.append(keys_of(sig[on], start + np.flatnonzero(on).astype(np.int64), bands, rows))
     return pl.concat(parts).sort("band", "doc") if parts else pl.DataFrame(schema=KEYS_SCHEMA)
 

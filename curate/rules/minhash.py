@@ -224,39 +224,15 @@ def chunk_signatures(texts: pl.Series, *, ngram: int = 3, num_perm: int = 128, s
     return sig, nwords > 0
 
 
-@dataclass
-class Sketch:
-    """MinHash signatures of a list of documents, computed in chunks of documents so that their
-    shingles never all exist at once; shingles are rebuilt for the few documents verified."""
+def signature_chunks(texts: pl.Series, *, ngram: int = 3, num_perm: int = 128,
+                     seed: int = 1) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``(start, signatures, active)`` of every ``CHUNK_DOCS`` texts from ``start``, in order,
+    computed on all cores (:func:`ordered_map`): only a few chunks' shingles exist at once."""
+    def work(start: int) -> tuple[np.ndarray, np.ndarray]:
+        return chunk_signatures(texts.slice(start, CHUNK_DOCS), ngram=ngram, num_perm=num_perm, seed=seed)
 
-    texts: pl.Series
-    ngram: int
-    seed: int
-    sig: np.ndarray | None  # n_docs x num_perm uint32; None when no two documents have shingles
-    active: np.ndarray  # bool per document: has at least one shingle
-
-    def shingles(self, docs: np.ndarray) -> Shingles:
-        """Shingles of ``docs`` (document indices) keyed by their index in the whole list."""
-        docs = np.unique(np.asarray(docs, dtype=np.int64))
-        sh = shingle(self.texts.gather(docs), ngram=self.ngram, seed=self.seed)
-        return Shingles(sh.hashes, docs[sh.doc], self.texts.len())
-
-
-def sketch(texts: list[str] | pl.Series, *, ngram: int = 3, num_perm: int = 128, seed: int = 1,
-           chunk: int | None = None) -> Sketch:
-    """Signatures of every text, ``chunk`` documents at a time (the whole matrix: for tests and
-    small lists; :class:`Sketcher` keeps band keys instead)."""
-    series = _as_series(texts)
-    n = series.len()
-    chunk = chunk or CHUNK_DOCS
-    sig = np.empty((n, num_perm), dtype=np.uint32)
-    active = np.zeros(n, dtype=bool)
-    for start in range(0, n, chunk):
-        part, on = chunk_signatures(series.slice(start, chunk), ngram=ngram, num_perm=num_perm, seed=seed)
-        sig[start : start + part.shape[0]] = part
-        active[start : start + part.shape[0]] = on
-    usable = n >= 2 and bool(active.any())
-    return Sketch(series, ngram, seed, sig if usable else None, active)
+    for start, (sig, active) in ordered_map(work, range(0, texts.len(), CHUNK_DOCS)):
+        yield start, sig, active
 
 
 def _threads() -> int:
