@@ -240,3 +240,26 @@ def test_band_keys_are_row_local_and_give_the_local_candidates():
         via = near_duplicate_pairs(docs, threshold=t, candidates=remote)
         assert via.equals(near_duplicate_pairs(docs, threshold=t))
     assert [c["bands"] for c in calls] == [b, lsh_params(0.9, 128)[0]]
+
+
+def test_an_engine_components_are_what_the_rules_use():
+    """``RuleContext.components``: the seam a distributed engine joins components through; the
+    findings and groups are the same as with the local ``minhash.components``."""
+    import dataclasses
+
+    from curate.rules import RuleContext, evaluate_rules, minhash
+
+    docs = planted()
+    frame = pl.DataFrame({"line": list(range(1, len(docs) + 1)), "id": [f"d{i}" for i in range(len(docs))],
+                          "text": docs, "labels": [["a"]] * len(docs)})
+    context = RuleContext(label_names=("a",))
+    local = evaluate_rules(frame, ["default"], context=context)
+    calls = []
+
+    def remote(n, a, b):
+        calls.append(n)
+        return minhash.components(n, a, b)
+
+    via = evaluate_rules(frame, ["default"], context=dataclasses.replace(context, components=remote))
+    assert calls and via.findings.equals(local.findings) and via.groups.equals(local.groups)
+    assert local.groups.height > 10

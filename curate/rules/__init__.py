@@ -57,6 +57,9 @@ class RuleContext:
     kind: Kind | None = None  # the task kind (curate.kinds); None: a label task
     # a distributed engine's MinHash candidate pairs (curate.rules.lsh.CandidatePairs); None: local
     candidate_pairs: Callable[..., pl.DataFrame] | None = None
+    # a distributed engine's connected components (same contract as curate.rules.minhash.components:
+    # (n, a, b) -> per node the smallest node of its component); None: local
+    components: Callable[..., Any] | None = None
 
     @property
     def is_labels(self) -> bool:

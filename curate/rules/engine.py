@@ -101,10 +101,13 @@ def run_rules(
     enabled = [r for r in rules if r.enabled and r.applies(context)]
     if not enabled and ws is None:
         return empty_findings(), pl.DataFrame(schema=GROUPS_SCHEMA)
-    ws = ws or Workspace(frame, answers=not context.is_labels, candidates=context.candidate_pairs)
+    ws = ws or Workspace(frame, answers=not context.is_labels, candidates=context.candidate_pairs,
+                         components=context.components)
     ws.near_plan = [c for r in enabled if isinstance(r, DatasetRule) and (c := r.near_config()) is not None]
     if ws.candidates is None:  # a workspace made by an engine: its candidate pairs from the context
         ws.candidates = context.candidate_pairs
+    if ws.components is None:
+        ws.components = context.components
     row = [r for r in enabled if isinstance(r, RowRule)]
     parts = [row_findings(ws, row, context)]
     for rule in enabled:

@@ -83,12 +83,15 @@ def ensure_columns(frame: pl.DataFrame) -> pl.DataFrame:
 
 class Workspace:
     def __init__(self, frame: pl.DataFrame, *, norm: pl.Series | None = None, answers: bool = False,
-                 candidates: Any = None) -> None:
+                 candidates: Any = None, components: Any = None) -> None:
         """``norm``: the normalised text when already computed, in ``line`` order. ``answers``: an
         open-answer task, whose rows' target (the ``labels`` key) is ``answer_norm``.
-        ``candidates``: a distributed engine's candidate pairs (:data:`curate.rules.lsh.CandidatePairs`)."""
+        ``candidates``: a distributed engine's candidate pairs (:data:`curate.rules.lsh.CandidatePairs`).
+        ``components``: a distributed engine's connected components (the contract of
+        :func:`curate.rules.minhash.components`)."""
         self.answers = answers
         self.candidates = candidates
+        self.components = components
         self.near_plan: list[tuple[float, int, int, int]] = []  # (threshold, ngram, num_perm, seed) rules will ask for
         frame = ensure_columns(frame)
         # loaders give rows in line order: sorting (a gather of every column) is then skipped
@@ -229,7 +232,7 @@ class Workspace:
             pairs = pl.concat([pairs.select("a", "b"), self._short_pairs(kept, threshold, ngram, num_perm, seed, short_words)])
         a = np.concatenate([np.arange(n), kept[pairs["a"].to_numpy()]]) if pairs.height else np.arange(n)
         b = np.concatenate([rep_pos, kept[pairs["b"].to_numpy()]]) if pairs.height else rep_pos
-        comp = minhash.components(n, a, b)
+        comp = (self.components or minhash.components)(n, a, b)
         self._near[key] = comp
         return comp
 
@@ -287,7 +290,7 @@ class Workspace:
             moved = np.flatnonzero(g != idx)  # a row in its own group adds no edge
             a_parts.append(moved)
             b_parts.append(g[moved])
-        comp = minhash.components(n, np.concatenate(a_parts), np.concatenate(b_parts))
+        comp = (self.components or minhash.components)(n, np.concatenate(a_parts), np.concatenate(b_parts))
         sizes = np.bincount(comp, minlength=n)
         member = sizes[comp] > 1
         lines = self.frame[LINE].to_numpy()
