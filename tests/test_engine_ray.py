@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import polars as pl
 import pytest
 import yaml
@@ -65,10 +66,18 @@ def test_engines_are_registered_and_checked_before_any_work():
         get_engine({"name": "ray", "address": "head:6379", "num_cpus": 4})
 
 
-def test_ray_engine_outputs_are_byte_identical_to_the_local_engine(pool, local_ray):
+def test_ray_engine_outputs_are_byte_identical_to_the_local_engine(pool, local_ray, monkeypatch):
+    from curate.engine import ray_components
+
     folder, rows = pool
     local = curate.run(folder / "pipeline.yaml", export__out=str(folder / "local"))
+    # the components on Ray too (below LOCAL_BELOW edges they would run on the driver)
+    monkeypatch.setattr(ray_components, "LOCAL_BELOW", 0)
+    stars = []
+    monkeypatch.setattr(ray_components, "star_edges",
+                        lambda *args, real=ray_components.star_edges: stars.append(real(*args)) or stars[-1])
     on_ray = curate.run(folder / "pipeline.yaml", export__out=str(folder / "ray"), engine__name="ray")
+    assert len(stars) == 3 and all(s.height > 1000 for s in stars)  # two LSH thresholds, the split groups
     counts = local.manifest["counts"]
     assert sum(counts.values()) == rows and counts["train"] == 5000 and counts["valid"] == 1000
     found = set(local.findings["rule"])  # the pool gives every stage of the default pack work
@@ -187,3 +196,60 @@ def test_candidate_pairs_on_ray_are_exactly_the_local_ones(local_ray):
     with _ray_data_settings():
         got = engine.candidate_pairs(texts, **params)
     assert local.height > 3000 and got.equals(local)
+
+
+def _graphs(rng):
+    """Edge lists (n, a, b) of every shape components meet: chains in random order, a star, many
+    small components, isolated nodes, repeated edges and self-loops, a random graph; n=0; no edges."""
+    parts, at = [], 0
+
+    def add(size, a, b):
+        nonlocal at
+        parts.append((at + np.asarray(a), at + np.asarray(b)))
+        at += size
+
+    chain = rng.permutation(300)
+    add(300, chain[:-1], chain[1:])  # a chain, its nodes in random order
+    add(200, np.arange(199), np.arange(1, 200))  # the slowest shape for the algorithm: 0-1-2-...
+    add(150, np.full(150, 77), np.arange(150))  # a star around a middle node (and a self-loop 77-77)
+    pairs = rng.permutation(400)
+    add(400, pairs[0::2], pairs[1::2])  # 200 components of two nodes
+    triples = rng.permutation(300).reshape(-1, 3)
+    add(300, np.r_[triples[:, 0], triples[:, 2]], np.r_[triples[:, 1], triples[:, 1]])  # of three
+    add(100, [], [])  # isolated nodes
+    a, b = rng.integers(0, 500, 600), rng.integers(0, 500, 600)
+    add(500, np.r_[a, b[:50]], np.r_[b, a[:50]])  # a random graph, some edges twice (both ways)
+    a = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    b = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    order = rng.permutation(a.size)
+    return [(at, a[order], b[order]), (0, np.zeros(0, np.int64), np.zeros(0, np.int64)),
+            (5, np.zeros(0, np.int64), np.zeros(0, np.int64)), (4, np.array([0, 2, 3]), np.array([0, 2, 3]))]
+
+
+def test_components_on_ray_are_exactly_the_local_ones(local_ray, monkeypatch):
+    """Large-star / small-star on Ray Data, forced for small graphs: the labels of minhash.components."""
+    from curate.engine import ray_components
+    from curate.engine.ray import RayEngine, _ray_data_settings
+    from curate.rules import minhash
+
+    local = minhash.components
+    graphs = _graphs(np.random.default_rng(7))
+    expected = [local(n, a, b) for n, a, b in graphs]
+    assert len(np.unique(expected[0])) > 300  # many components, of every size
+
+    def refuse(*_):
+        raise AssertionError("the local function ran: the Ray path was not taken")
+
+    monkeypatch.setattr(minhash, "components", refuse)
+    monkeypatch.setattr(ray_components, "LOCAL_BELOW", 0)
+    engine = RayEngine()
+    engine.cpus = 2
+    with _ray_data_settings():
+        for (n, a, b), want in zip(graphs, expected, strict=True):
+            got = engine.components(n, a, b)
+            assert got.dtype == np.int64 and np.array_equal(got, want), n
+        # the module function's own switch: few edges go to the local function
+        monkeypatch.setattr(minhash, "components", local)
+        n, a, b = graphs[0]
+        assert np.array_equal(ray_components.components(n, a, b, dataset=refuse, parts=4, local_below=a.size + 1),
+                              expected[0])

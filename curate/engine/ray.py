@@ -8,10 +8,12 @@ What runs where (docs/scale.md):
 - on Ray, per block (``map_batches(batch_format="pyarrow")``): every row rule in one pass
   (:func:`curate.rules.engine.row_findings` over the block), the hash and length of the
   normalised text that exact and near-duplicate rules group on (``Workspace.norm_stats``), and the MinHash band keys, then the candidate pairs of each
-  ``(band, key)`` bucket after Ray Data's group-by shuffle (:meth:`RayEngine.candidate_pairs`);
+  ``(band, key)`` bucket after Ray Data's group-by shuffle (:meth:`RayEngine.candidate_pairs`),
+  and the connected components of large edge lists by repeated group-bys
+  (:meth:`RayEngine.components`, :mod:`curate.engine.ray_components`);
 - on the driver: the dataset rules (adaptive lengths, duplicates, conflicts, id clashes: they
-  need the whole data) over those results (the exact Jaccard check of the candidate pairs and the
-  components included), selection, split and the export writing.
+  need the whole data) over those results (the exact Jaccard check of the candidate pairs
+  included), selection, split and the export writing.
 
 Outputs are byte-identical to the local engine's: the blocks' results feed the same driver code.
 Ray starts here (``ray.init``) unless the process already runs one: ``engine.address`` or
@@ -43,6 +45,7 @@ from curate.options import Param
 from curate.rules.workspace import Workspace
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
     from curate.rules import RuleContext, RuleResult
@@ -143,9 +146,9 @@ class RayEngine(Engine):
             frame = frame.sort(LINE, nulls_last=True)
         rows = self.dataset(frame)
         found = self._row_findings(rows, row, context)
-        context = dataclasses.replace(context, candidate_pairs=self.candidate_pairs)
+        context = dataclasses.replace(context, candidate_pairs=self.candidate_pairs, components=self.components)
         ws = _RayWorkspace(frame, answers=not context.is_labels, candidates=context.candidate_pairs,
-                           stats=lambda: self._norm_stats(rows, frame))
+                           components=context.components, stats=lambda: self._norm_stats(rows, frame))
         findings, groups = run_rules(frame, rest, context, ws)
         findings = concat_findings([found, findings])
         return RuleResult(findings, groups if groups.height else pl.DataFrame(schema=GROUPS_SCHEMA))
@@ -204,14 +207,22 @@ class RayEngine(Engine):
             return lsh.pairs_from_keys(pl.DataFrame(schema=lsh.KEYS_SCHEMA))
         return pl.concat(pairs).unique().sort(["a", "b"])
 
+    def components(self, n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Connected components (the contract of :func:`curate.rules.minhash.components`) by the
+        large-star / small-star steps on Ray Data (:mod:`curate.engine.ray_components`); fewer
+        edges than :data:`curate.engine.ray_components.LOCAL_BELOW` are joined on the driver."""
+        from curate.engine import ray_components
+
+        return ray_components.components(n, a, b, dataset=self.dataset, parts=BLOCKS_PER_CPU * self.cpus)
+
 
 class _RayWorkspace(Workspace):
     """The local workspace, but the hash and length of its normalised texts are computed by
     ``stats`` (on Ray) the first time a rule needs them; the same values as the local workspace's."""
 
-    def __init__(self, frame: pl.DataFrame, *, answers: bool, candidates: Any,
+    def __init__(self, frame: pl.DataFrame, *, answers: bool, candidates: Any, components: Any,
                  stats: Callable[[], tuple[pl.Series, pl.Series]]) -> None:
-        super().__init__(frame, answers=answers, candidates=candidates)
+        super().__init__(frame, answers=answers, candidates=candidates, components=components)
         self._stats = stats
 
     @cached_property
