@@ -6,6 +6,7 @@ Ray starts once for the module (``ray.init(num_cpus=2)``, a few seconds); the pi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -67,7 +68,7 @@ def test_engines_are_registered_and_checked_before_any_work():
 
 
 def test_ray_engine_outputs_are_byte_identical_to_the_local_engine(pool, local_ray, monkeypatch):
-    from curate.engine import ray_components
+    from curate.engine import ray_components, ray_lines
 
     folder, rows = pool
     local = curate.run(folder / "pipeline.yaml", export__out=str(folder / "local"))
@@ -76,8 +77,12 @@ def test_ray_engine_outputs_are_byte_identical_to_the_local_engine(pool, local_r
     stars = []
     monkeypatch.setattr(ray_components, "star_edges",
                         lambda *args, real=ray_components.star_edges: stars.append(real(*args)) or stars[-1])
+    lines = []  # the export's JSON lines serialised on Ray (once curate/export asks the engine)
+    monkeypatch.setattr(ray_lines, "write_lines", lambda *args, real=ray_lines.write_lines: lines.append(args[3]) or
+                        real(*args))
     on_ray = curate.run(folder / "pipeline.yaml", export__out=str(folder / "ray"), engine__name="ray")
     assert len(stars) == 3 and all(s.height > 1000 for s in stars)  # two LSH thresholds, the split groups
+    assert sorted(p.name for p in lines) == (["train.jsonl", "valid.jsonl"] if _wired() else [])
     counts = local.manifest["counts"]
     assert sum(counts.values()) == rows and counts["train"] == 5000 and counts["valid"] == 1000
     found = set(local.findings["rule"])  # the pool gives every stage of the default pack work
@@ -253,3 +258,96 @@ def test_components_on_ray_are_exactly_the_local_ones(local_ray, monkeypatch):
         n, a, b = graphs[0]
         assert np.array_equal(ray_components.components(n, a, b, dataset=refuse, parts=4, local_below=a.size + 1),
                               expected[0])
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    """Export bundles of 12,000 rows (3 blocks on Ray) from real runs: a labels task (the rows
+    written as they are) and a json task (references spliced into each line)."""
+    folder = tmp_path_factory.mktemp("ray_lines")
+    rows = [r for r in base_rows() if r["text"].strip()][:12_000]
+    with open(folder / "raw.jsonl", "w", encoding="utf-8") as fh:
+        for i, r in enumerate(rows):
+            answer = {"topic": r["labels"][0], "n": i, "long": len(r["text"]) > 80}
+            fh.write(json.dumps({"id": f"r{i}", "text": r["text"], "labels": r["labels"], "answer": answer,
+                                 "year": 1990 + i % 30, "note": None if i % 3 else "ünï"}, ensure_ascii=False) + "\n")
+    out = {}
+    for kind, task in (("labels", {}), ("json", {"answer": {"kind": "json"}})):
+        source = {"path": "raw.jsonl", "passthrough": ["year", "note"]}
+        source.update({"labels": "labels"} if kind == "labels" else {"answer": "answer"})
+        config = {"source": source, **task, "rules": [], "split": {"validation": 1000, "seed": 3},
+                  "export": {"out": f"out-{kind}", "passthrough": ["year", "note"], "developer": "Answer."}}
+        result = Pipeline(load_config(config, base_dir=folder)).run()
+        out[kind] = result.bundle
+    return out
+
+
+def _wired() -> bool:
+    """Whether curate/export hands its JSON lines to the run's engine (ExportBundle.engine)."""
+    from curate.export.base import ExportBundle
+
+    return "engine" in {f.name for f in dataclasses.fields(ExportBundle)}
+
+
+@pytest.mark.parametrize("target", ["openai-rft", "azure-rft", "bedrock-rft", "openai-evals", "gemini-rl"])
+def test_jsonl_targets_write_the_same_bytes_through_the_ray_engine(bundles, target, local_ray, tmp_path,
+                                                                   monkeypatch):
+    """Each JSON-lines target's files, its lines serialised per block on Ray and appended in order
+    by the driver, are byte-identical to the local writer's (the seam: Engine.write_jsonl)."""
+    from curate.engine.ray import RayEngine, _ray_data_settings
+    from curate.export import bedrock, get_target, openai_evals, openai_rft
+
+    if target == "gemini-rl" and not _wired():
+        pytest.skip("gemini-rl writes its lines with polars' write_ndjson until ExportBundle.engine is wired")
+    engine = RayEngine()
+    engine.cpus = 2
+    for kind, bundle in bundles.items():
+        assert bundle.splits["train"].height == 11_000 and bundle.splits["valid"].height == 1000
+        assert (bundle.spliced("train") is not None) == (kind == "json")  # both branches of write_jsonl
+        local, on_ray = tmp_path / kind / "local", tmp_path / kind / "ray"
+        local.mkdir(parents=True), on_ray.mkdir()
+        names = get_target(target).write(bundle, local)
+        with monkeypatch.context() as patched, _ray_data_settings():
+            if _wired():  # the export asks the bundle's engine
+                wired = dataclasses.replace(bundle, engine=engine)
+            else:  # not wired into curate/export yet: route the JSONL writer through the engine here
+                wired = bundle
+                for module in (openai_rft, bedrock, openai_evals):
+                    patched.setattr(module, "write_jsonl", engine.write_jsonl)
+            assert get_target(target).write(wired, on_ray) == names
+        for name in names:
+            assert (local / name).read_bytes() == (on_ray / name).read_bytes(), (kind, name)
+        assert sorted(p.name for p in on_ray.iterdir()) == sorted(names)  # no temporary file left
+
+
+def test_write_lines_on_ray_keeps_order_and_fails_atomically(local_ray, tmp_path):
+    """Blocks come back in row order whatever their size; a failure in a worker is the curate error
+    itself, and leaves neither the file nor a temporary one."""
+    from functools import partial
+
+    from curate.engine import Engine
+    from curate.engine.ray import RayEngine
+    from curate.engine.ray_lines import jsonl_file
+    from curate.errors import ExportError
+
+    frame = pl.DataFrame({"id": [f"r{i}" for i in range(13_001)], "n": range(13_001)})
+    serialise = partial(jsonl_file, reference=None, wrap="item")
+    Engine().write_lines(frame, serialise, tmp_path / "local.jsonl")
+    engine = RayEngine()
+    with engine.session():  # the running Ray: kept
+        engine.write_lines(frame, serialise, tmp_path / "ray.jsonl")
+        engine.write_lines(frame.clear(), serialise, tmp_path / "empty.jsonl")
+    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    assert (tmp_path / "ray.jsonl").read_text().splitlines()[13_000] == '{"item":{"id":"r13000","n":13000}}'
+    assert (tmp_path / "empty.jsonl").read_bytes() == b""
+
+    def fail_on_late_rows(block, path):
+        if block["n"].max() > 10_000:
+            raise ExportError("row too late")
+        block.write_ndjson(path)
+
+    (tmp_path / "old.jsonl").write_text("the previous file\n")
+    with pytest.raises(ExportError, match="^row too late$"), engine.session():
+        engine.write_lines(frame, fail_on_late_rows, tmp_path / "old.jsonl")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jsonl", "local.jsonl", "old.jsonl", "ray.jsonl"]
+    assert (tmp_path / "old.jsonl").read_text() == "the previous file\n"

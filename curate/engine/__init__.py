@@ -6,7 +6,10 @@ block by block, on a local Ray or a cluster (``pip install 'curate[ray]'``, see 
 The pipeline asks its engine for the stages it distributes instead of branching on its name:
 
 - :meth:`Engine.session`: a context manager around the whole run (Ray starts and stops here);
-- :meth:`Engine.evaluate_rules`: the rules stage, same contract as :func:`curate.rules.evaluate_rules`.
+- :meth:`Engine.evaluate_rules`: the rules stage, same contract as :func:`curate.rules.evaluate_rules`;
+- :meth:`Engine.write_lines` / :meth:`Engine.write_jsonl`: an export file of lines (JSONL) from a
+  frame of rows; the local engine writes it here as the export always did, the Ray engine turns
+  blocks of rows into their lines on the workers and writes them in order.
 
 Every engine gives byte-identical outputs for the same inputs. A new engine is one module here
 subclassing :class:`Engine` (registered under its ``name``) and one entry in :data:`ENGINE_MODULES`.
@@ -75,6 +78,22 @@ class Engine:
     ) -> RuleResult:
         """The rules stage (see :func:`curate.rules.evaluate_rules`)."""
         raise NotImplementedError
+
+    def write_lines(self, frame: pl.DataFrame, serialise: Callable[[pl.DataFrame, Path], None], path: Path) -> None:
+        """``path`` holding the lines of ``frame``'s rows as ``serialise(frame, path)`` writes them.
+
+        ``serialise`` must be picklable (a module function, or a ``functools.partial`` of one: a
+        distributed engine runs it on its workers) and give lines that concatenate: its file for
+        the first rows, then its file for the rest, is its file for the whole frame (true of JSON
+        lines). Here: one call over the whole frame."""
+        serialise(frame, path)
+
+    def write_jsonl(self, frame: pl.DataFrame, path: Path, reference_json: pl.Series | None = None,
+                    wrap: str | None = None) -> None:
+        """:func:`curate.export.openai_rft.write_jsonl` through this engine: the same bytes."""
+        from curate.export.openai_rft import write_jsonl
+
+        write_jsonl(frame, path, reference_json, wrap)
 
 
 def registered_engines() -> dict[str, type[Engine]]:

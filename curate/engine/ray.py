@@ -13,7 +13,9 @@ What runs where (docs/scale.md):
   (:meth:`RayEngine.components`, :mod:`curate.engine.ray_components`);
 - on the driver: the dataset rules (adaptive lengths, duplicates, conflicts, id clashes: they
   need the whole data) over those results (the exact Jaccard check of the candidate pairs
-  included), selection, split and the export writing.
+  included), selection and split;
+- export files of lines (``Engine.write_jsonl``): blocks of rows turned into JSON lines on Ray by the
+  export's own writer, appended in order by the driver (:mod:`curate.engine.ray_lines`).
 
 Outputs are byte-identical to the local engine's: the blocks' results feed the same driver code.
 Ray starts here (``ray.init``) unless the process already runs one: ``engine.address`` or
@@ -216,6 +218,19 @@ class RayEngine(Engine):
         return ray_components.components(n, a, b, dataset=self.dataset, parts=BLOCKS_PER_CPU * self.cpus)
 
 
+    def write_lines(self, frame: pl.DataFrame, serialise: Callable[[pl.DataFrame, Path], None], path: Path) -> None:
+        """Blocks of rows serialised on the workers, written here in order (:mod:`curate.engine.ray_lines`)."""
+        from curate.engine import ray_lines
+
+        ray_lines.write_lines(self, frame, serialise, path)
+
+    def write_jsonl(self, frame: pl.DataFrame, path: Path, reference_json: pl.Series | None = None,
+                    wrap: str | None = None) -> None:
+        from curate.engine import ray_lines
+
+        ray_lines.write_jsonl(self, frame, path, reference_json, wrap)
+
+
 class _RayWorkspace(Workspace):
     """The local workspace, but the hash and length of its normalised texts are computed by
     ``stats`` (on Ray) the first time a rule needs them; the same values as the local workspace's."""
@@ -330,17 +345,18 @@ def _ray_data_settings() -> Iterator[None]:
     ctx = ray.data.DataContext.get_current()
     loggers = [logging.getLogger(name) for name in ("ray", "ray.data")]
     saved = (ctx.enable_progress_bars, ctx.print_on_execution_start, ctx.execution_options.preserve_order,
-             ctx.shuffle_strategy, [lg.level for lg in loggers])
+             ctx.shuffle_strategy, ctx.raise_original_map_exception, [lg.level for lg in loggers])
     ctx.enable_progress_bars = ctx.print_on_execution_start = False
     ctx.execution_options.preserve_order = True
     ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
+    ctx.raise_original_map_exception = True  # a curate error in a worker reaches _translate as itself
+    for lg in loggers:  # a failed task is reported once, by curate, in one line
+        lg.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
         ctx.enable_progress_bars, ctx.print_on_execution_start, ctx.execution_options.preserve_order, \
-            ctx.shuffle_strategy, levels = saved
+            ctx.shuffle_strategy, ctx.raise_original_map_exception, levels = saved
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
 
@@ -365,8 +381,17 @@ def _translate(exc: Exception, ray: Any) -> Exception:
         return exc
     for err in chain:
         if isinstance(err, CurateError) and not isinstance(err, ray.exceptions.RayError):
-            return err
+            return _without_retry_note(err)
     system = [e for e in remote if not isinstance(e, ray.exceptions.RayTaskError)]
     if system:
         return EngineError(f"the Ray engine failed: {type(system[0]).__name__}: {_first_line(system[0])}")
     return exc
+
+
+def _without_retry_note(err: CurateError) -> CurateError:
+    """``err`` without the lines Ray Data appends to a worker's exception message ("Failed to apply
+    UDF transform after 1/1 attempts ... configure `ray.data.DataContext`"): curate's one line."""
+    text = err.args[0] if err.args and isinstance(err.args[0], str) else ""
+    if "\nFailed to " in text and "(total backoff " in text:
+        err.args = (text.split("\nFailed to ", 1)[0], *err.args[1:])
+    return err
