@@ -204,6 +204,19 @@ def test_max_tokens_estimate_when_asked_or_when_no_tokenizer_counts():
     assert "estimated at 4 characters per token" in msg
 
 
+def test_max_tokens_loads_no_tokenizer_when_every_text_is_short_enough():
+    from curate.rules import tokens
+    from curate.rules.text import MaxTokens
+
+    tokens._resolve.cache_clear()
+    assert MaxTokens(max=10).check(frame(["a" * 10, "short"])).to_list() == [True, True]
+    assert tokens._resolve.cache_info().misses == 0  # no text over 10 bytes: nothing loaded
+    # under one character per token the estimate can fail a short text: the backend is asked
+    assert MaxTokens(max=10, encoding="no_such", chars_per_token=0.5).check(frame(["a" * 6])).to_list() == [False]
+    assert tokens._resolve.cache_info().misses == 1
+    assert MaxTokens(max=10, encoding="no_such").check(frame(["a" * 44])).to_list() == [False]  # 11 estimated
+
+
 def test_max_tokens_counts_exactly_offline_with_bpe_openai():
     pytest.importorskip("bpe_openai")
     from curate.rules.text import MaxTokens

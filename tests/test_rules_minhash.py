@@ -263,3 +263,23 @@ def test_an_engine_components_are_what_the_rules_use():
     via = evaluate_rules(frame, ["default"], context=dataclasses.replace(context, components=remote))
     assert calls and via.findings.equals(local.findings) and via.groups.equals(local.groups)
     assert local.groups.height > 10
+
+
+def test_band_key_matrix_compiled_equals_numpy(monkeypatch):
+    from curate.rules import lsh
+
+    sig = signatures(shingle(planted()))
+    fast = lsh.band_key_matrix(sig, 14, 9)
+    monkeypatch.setattr(lsh, "kernels", lambda: None)
+    slow = lsh.band_key_matrix(sig, 14, 9)
+    assert fast.dtype == slow.dtype == np.uint64 and np.array_equal(fast, slow)
+    assert np.array_equal(slow[:, 3], lsh._band_key(sig, 3, 9)) and len(set(slow[:, 0].tolist())) > 100
+
+
+def test_repeated_marks_every_copy_of_a_repeated_value():
+    from curate.rules.lsh import _repeated
+
+    rng = np.random.default_rng(3)
+    for values in (rng.integers(0, 50, size=200, dtype=np.uint64), rng.integers(0, 2**63, size=500, dtype=np.uint64),
+                   np.array([7, 7], dtype=np.uint64), np.array([1], dtype=np.uint64), np.zeros(0, dtype=np.uint64)):
+        assert _repeated(values).tolist() == pl.Series(values, dtype=pl.UInt64).is_duplicated().to_list()

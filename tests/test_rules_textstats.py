@@ -42,3 +42,63 @@ def test_mostly_non_text_decides_the_same_with_and_without_the_kernel(monkeypatc
     monkeypatch.setattr(_text_kernel, "kernel", lambda: None)
     slow = rule.check(frame)
     assert fast.to_list() == slow.to_list() and 0 < fast.sum() < len(fast)
+
+
+def test_not_plain_compiled_equals_the_regex(monkeypatch):
+    from curate.rules import _minhash_kernel
+
+    texts = pl.concat([corpus(), pl.Series("t", ["bell\x07", "del\x7f", "tab\tnl\ncr\r", "vt\x0b", "~ ok", "\x85"])])
+    monkeypatch.setattr(textstats, "CHUNK_ROWS", 37)
+    fast = textstats.not_plain(texts)
+    expected = texts.str.contains(textstats.PLAIN_PATTERN).fill_null(False).arg_true()
+    assert fast.to_list() == expected.to_list() and 0 < fast.len() < texts.len()
+    monkeypatch.setattr(_minhash_kernel, "kernels", lambda: None)
+    assert textstats.not_plain(texts).to_list() == expected.to_list()
+
+
+def test_screened_row_rules_find_the_same_with_the_plain_prefilter(monkeypatch):
+    """mojibake, control_chars and mixed_script skip plain texts: their findings equal a scan of
+    every text (the rules' own expressions on all rows)."""
+    from curate.rules import RuleContext, evaluate_rules
+    from curate.rules.base import RowRule
+
+    texts = corpus().to_list() + ["cafÃ© au lait", "bell\x07 here", "pаypal with a Cyrillic a", "plain words"]
+    frame = pl.DataFrame({"line": range(1, len(texts) + 1), "id": [str(i) for i in range(len(texts))], "text": texts})
+    rules = [{"rule": "mojibake"}, {"rule": "control_chars"}, {"rule": "mixed_script"}]
+    fast = evaluate_rules(frame, rules, context=RuleContext()).findings
+    monkeypatch.setattr(RowRule, "candidates", lambda self, context: None)  # no screening at all
+    slow = evaluate_rules(frame, rules, context=RuleContext()).findings
+    assert fast.equals(slow) and set(fast["rule"]) == {"mojibake", "control_chars", "mixed_script"}
+
+
+def test_normalised_text_compiled_equals_the_expressions_and_stats_follow(monkeypatch):
+    """The compiled pass over ASCII texts normalises as the polars definition does (whitespace
+    runs, \x0b/\x0c/\x1c-\x1f, case, padding); normalised_stats hashes and measures it, chunked
+    or not, with or without numba."""
+    from curate.rules import _minhash_kernel, workspace
+    from curate.rules.workspace import (
+        NORM_SEED,
+        _normalised_polars,
+        normalised_stats,
+        normalised_text,
+    )
+
+    rng = np.random.default_rng(11)
+    alphabet = list("aB \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f.Z") + ["\u00a0", "É", "\u2003", "Ｆ"]
+    extra = ["".join(rng.choice(alphabet[:15] if rng.random() < 0.8 else alphabet, size=int(rng.integers(0, 40))).tolist())
+             for _ in range(500)]
+    texts = pl.concat([corpus(), pl.Series("t", ["  Hello   World ", "hello world", "HELLO\tWORLD", "", None, "   "] + extra)])
+    expected = _normalised_polars(texts)
+    got = normalised_text(texts)
+    assert got.to_list() == expected.to_list() and got.name == texts.name
+    assert normalised_text(texts.slice(13, 200)).to_list() == expected.slice(13, 200).to_list()  # offset buffers
+    at = len(corpus())
+    assert got[at] == got[at + 1] == got[at + 2] == "hello world"
+    for kernel in (True, False):
+        if not kernel:
+            monkeypatch.setattr(_minhash_kernel, "kernels", lambda: None)
+            assert normalised_text(texts).to_list() == expected.to_list()
+        monkeypatch.setattr(workspace, "NORM_CHUNK", 41)
+        hashes, lengths = normalised_stats(texts)
+        assert hashes.to_list() == expected.hash(seed=NORM_SEED).to_list(), kernel
+        assert lengths.to_list() == expected.str.len_chars().to_list(), kernel

@@ -298,13 +298,11 @@ def _pairs_block(group: pa.Table) -> pa.Table:
 
 
 def _norm_stats_block(block: pa.Table) -> pa.Table:
-    from curate.rules.workspace import NORM_SEED, normalised_text
+    from curate.rules.workspace import normalised_stats
 
     frame = pl.from_arrow(block)
-    norm = normalised_text(frame[TEXT])
-    out = pl.DataFrame([frame[LINE], norm.hash(seed=NORM_SEED).alias("norm_hash"),
-                        norm.str.len_chars().alias("norm_len")])
-    return out.to_arrow(compat_level=pl.CompatLevel.oldest())
+    hashes, lengths = normalised_stats(frame[TEXT])
+    return pl.DataFrame([frame[LINE], hashes, lengths]).to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
 # -- starting Ray, and its failures as one line ----------------------------------------------------------

@@ -162,13 +162,18 @@ class RowRule(Rule):
         an expensive intermediate is computed once. Name them ``_<rule name>_<what>``."""
         return []
 
+    #: every text of printable ASCII, tabs, newlines and carriage returns passes (see :meth:`candidates`)
+    plain_passes: ClassVar[bool] = False
+
     def passes(self, context: RuleContext) -> pl.Expr:
         """Boolean expression, true when the row is fine. Null counts as passing."""
         raise NotImplementedError
 
     def candidates(self, context: RuleContext) -> str | None:
         """A regex every failing row's text matches, or None. Rows whose text does not match pass
-        without evaluating :meth:`passes`; the engine scans once for all such patterns together."""
+        without evaluating :meth:`passes`; the engine scans once for all such patterns together.
+        When the rule sets :attr:`plain_passes` (no text of printable ASCII, tabs and newlines can
+        match), only the other texts are scanned."""
         return None
 
     def check(self, frame: pl.DataFrame, context: RuleContext | None = None) -> pl.Series:

@@ -79,14 +79,31 @@ def _failures(frame: pl.DataFrame, rules: Sequence[RowRule], context: RuleContex
     fails = frame.select(pl.col(LINE), *[fail[i].alias(f"f{i}") for i in range(len(rules)) if i not in screened])
     if not screened:
         return fails
-    combined = "|".join(f"(?:{p})" for p in screened.values())
-    maybe = frame.select(pl.col(TEXT).str.contains(combined).fill_null(False)).to_series().arg_true()
+    maybe = _candidate_rows(frame[TEXT], [(p, rules[i].plain_passes) for i, p in screened.items()])
     hits = frame[maybe].select(*[fail[i].alias(f"f{i}") for i in screened])
     columns = {}
     for i in screened:
-        column = pl.Series(f"f{i}", [False] * frame.height, dtype=pl.Boolean)
+        column = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True).alias(f"f{i}")
         columns[f"f{i}"] = column.scatter(maybe, hits[f"f{i}"]) if maybe.len() else column
     return fails.with_columns(**columns).select(LINE, *[f"f{i}" for i in range(len(rules))])
+
+
+def _candidate_rows(texts: pl.Series, patterns: list[tuple[str, bool]]) -> pl.Series:
+    """Sorted positions of the texts matching any pattern; patterns flagged plain-safe are only
+    searched in the texts that are not plain (:func:`curate.rules.textstats.not_plain`)."""
+    from curate.rules.textstats import not_plain
+
+    def matching(rows: pl.Series | None, found: list[str]) -> pl.Series:
+        combined = "|".join(f"(?:{p})" for p in found)
+        subset = texts if rows is None else texts.gather(rows)
+        hit = subset.str.contains(combined).fill_null(False)
+        return hit.arg_true() if rows is None else rows.filter(hit)
+
+    anywhere = [p for p, safe in patterns if not safe]
+    parts = [matching(None, anywhere)] if anywhere else []
+    if len(anywhere) < len(patterns):
+        parts.append(matching(not_plain(texts), [p for p, safe in patterns if safe]))
+    return parts[0] if len(parts) == 1 else pl.concat(parts).unique().sort()
 
 
 def run_rules(

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from curate.rules._arrow import buffers as _buffers
+from curate.rules._arrow import ordered_map
 from curate.rules._minhash_kernel import K_LEN, K_SEED, P, kernel, kernels
 
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -106,20 +108,6 @@ def shingle(texts: list[str] | pl.Series, ngram: int = 3, seed: int = 1) -> Shin
         order = np.argsort(hdoc, kind="stable")
         hashes, hdoc = hashes[order], hdoc[order]
     return Shingles(hashes, hdoc, n_docs)
-
-
-def _buffers(strings: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """The UTF-8 bytes and the int64 offsets of a string series (nulls as empty strings)."""
-    import pyarrow as pa
-
-    arr = strings.fill_null("").cast(pl.String).to_arrow()
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.type != pa.large_string():
-        arr = arr.cast(pa.large_string())
-    _, off, data = arr.buffers()
-    offsets = np.frombuffer(off, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    return (np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)), offsets
 
 
 def _finish(h: np.ndarray, length: np.ndarray, seed: int) -> np.ndarray:
@@ -224,49 +212,18 @@ def chunk_signatures(texts: pl.Series, *, ngram: int = 3, num_perm: int = 128, s
     return sig, nwords > 0
 
 
-def signature_chunks(texts: pl.Series, *, ngram: int = 3, num_perm: int = 128,
-                     seed: int = 1) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+def signature_chunks(texts: pl.Series, *, ngram: int = 3, num_perm: int = 128, seed: int = 1,
+                     then: Callable[[int, np.ndarray, np.ndarray], Any] | None = None) -> Iterator[Any]:
     """``(start, signatures, active)`` of every ``CHUNK_DOCS`` texts from ``start``, in order,
-    computed on all cores (:func:`ordered_map`): only a few chunks' shingles exist at once."""
-    def work(start: int) -> tuple[np.ndarray, np.ndarray]:
-        return chunk_signatures(texts.slice(start, CHUNK_DOCS), ngram=ngram, num_perm=num_perm, seed=seed)
+    computed on all cores (:func:`ordered_map`): only a few chunks' shingles exist at once. With
+    ``then``, ``then(start, signatures, active)`` is computed in the worker thread and yielded
+    instead (the signatures then need not outlive their chunk)."""
+    def work(start: int) -> Any:
+        sig, active = chunk_signatures(texts.slice(start, CHUNK_DOCS), ngram=ngram, num_perm=num_perm, seed=seed)
+        return (start, sig, active) if then is None else then(start, sig, active)
 
-    for start, (sig, active) in ordered_map(work, range(0, texts.len(), CHUNK_DOCS)):
-        yield start, sig, active
-
-
-def _threads() -> int:
-    """Worker threads for the compiled kernels (they release the GIL): the usable cores, at most 8."""
-    import os
-
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(8, cores))
-
-
-def ordered_map(fn: Callable[[int], Any], items: range) -> Iterator[tuple[int, Any]]:
-    """``(item, fn(item))`` in order, computed by :func:`_threads` threads with at most two
-    results per thread waiting (bounded memory; the results do not depend on the threads)."""
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    workers = _threads()
-    if workers == 1 or len(items) < 2:
-        for item in items:
-            yield item, fn(item)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="curate-minhash") as pool:
-        pending: deque = deque()
-        for item in items:
-            pending.append((item, pool.submit(fn, item)))
-            if len(pending) >= 2 * workers:
-                head, future = pending.popleft()
-                yield head, future.result()
-        while pending:
-            head, future = pending.popleft()
-            yield head, future.result()
+    for _, out in ordered_map(work, range(0, texts.len(), CHUNK_DOCS)):
+        yield out
 
 
 def _as_series(texts: list[str] | pl.Series) -> pl.Series:

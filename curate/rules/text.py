@@ -66,16 +66,23 @@ class MaxTokens(RowRule):
     message = "text is longer than {max} tokens"
 
     def _tokens(self) -> pl.Expr:
-        count = token_counter(self.encoding) if self.tokenizer == "auto" else None
-        if count is None:
-            return (pl.col(TEXT).str.len_chars() / self.chars_per_token).ceil().cast(pl.Int64)
-        limit = self.max
+        per_token = self.chars_per_token
+        if self.tokenizer != "auto":
+            return (pl.col(TEXT).str.len_chars() / per_token).ceil().cast(pl.Int64)
+        limit, encoding = self.max, self.encoding
 
         def screened(texts: pl.Series) -> pl.Series:
             # a token is at least one byte: texts of at most ``max`` bytes pass without tokenising
-            # (their value is then the byte count, an upper bound that is never reported)
+            # (their value is then the byte count, an upper bound that is never reported). With at
+            # least a character per token the estimate passes them too, so when no text is longer
+            # the tokenizer is not even loaded (loading o200k_base takes over a second).
             out = texts.str.len_bytes().cast(pl.Int64)
             long = (out > limit).arg_true()
+            if long.len() == 0 and per_token >= 1:
+                return out
+            count = token_counter(encoding)
+            if count is None:
+                return (texts.str.len_chars() / per_token).ceil().cast(pl.Int64)
             return out.scatter(long, count(texts.gather(long))) if long.len() else out
 
         return pl.col(TEXT).map_batches(screened, return_dtype=pl.Int64)
@@ -94,6 +101,7 @@ class MaxTokens(RowRule):
 
 class Mojibake(RowRule):
     name = "mojibake"
+    plain_passes = True  # every pattern needs a non-ASCII character
     params = (Param("min_hits", int, 1, low=1),)
     message = "text looks mis-decoded (UTF-8 read as cp1252/latin-1, or U+FFFD replacement characters)"
 
@@ -109,6 +117,7 @@ class Mojibake(RowRule):
 
 class ControlChars(RowRule):
     name = "control_chars"
+    plain_passes = True  # plain text has no control character but tab, newline, carriage return
     message = "text contains control characters (other than tab and newline)"
 
     def passes(self, context):
@@ -191,6 +200,7 @@ class MixedScript(RowRule):
     same then differ for duplicate search, tokenisers and graders."""
 
     name = "mixed_script"
+    plain_passes = True  # needs a Greek or Cyrillic letter
     severity_default = WARN
     message = "a word mixes Latin letters with Greek or Cyrillic look-alikes (homoglyphs)"
 

@@ -1,5 +1,5 @@
 """Per-text character statistics of ``mostly_non_text``: one compiled pass over ASCII texts, the
-rule's regular expressions elsewhere, equal results.
+rule's regular expressions elsewhere, equal results. Also which texts are plain (:func:`plain_texts`).
 
 - ``visible``: characters of the sample that are not whitespace (the sample is the text, or three
   windows of ``sample_chars // 3`` characters at its start, middle and end joined by spaces);
@@ -51,12 +51,10 @@ def text_stats(texts: pl.Series, *, sample_chars: int, blob_chars: int) -> pl.Da
     fast = kernel()
     if fast is None:
         return texts.to_frame("t").select(expressions(pl.col("t"), sample_chars=sample_chars, blob_chars=blob_chars))
-    from curate.rules.minhash import _buffers
+    from curate.rules._arrow import buffers, chunked
 
-    parts = []
-    for start in range(0, max(1, texts.len()), CHUNK_ROWS):
-        chunk = texts.slice(start, CHUNK_ROWS)
-        data, offsets = _buffers(chunk)
+    def one(chunk: pl.Series) -> pl.DataFrame:
+        data, offsets = buffers(chunk)
         out = {name: np.zeros(chunk.len(), dtype=np.int64) for name in STATS}
         fast(data, offsets, sample_chars, blob_chars, *out.values())
         frame = pl.DataFrame(out)
@@ -65,10 +63,39 @@ def text_stats(texts: pl.Series, *, sample_chars: int, blob_chars: int) -> pl.Da
             slow = chunk.gather(wide).to_frame("t").select(
                 expressions(pl.col("t"), sample_chars=sample_chars, blob_chars=blob_chars))
             frame = pl.DataFrame({name: frame[name].scatter(wide, slow[name]) for name in STATS})
-        parts.append(frame)
-    return pl.concat(parts)
+        return frame
+
+    return pl.concat(chunked(texts, CHUNK_ROWS, one))
 
 
 def text_stats_struct(texts: pl.Series, *, sample_chars: int, blob_chars: int) -> pl.Series:
     """:func:`text_stats` as one struct column (for a rule's helper stage)."""
     return text_stats(texts, sample_chars=sample_chars, blob_chars=blob_chars).to_struct(texts.name)
+
+
+PLAIN_PATTERN = r"[^\t\n\r\x20-\x7E]"  # a character that is not plain
+
+
+def not_plain(texts: pl.Series) -> pl.Series:
+    """Positions (UInt32) of the texts holding a character other than printable ASCII, tab,
+    newline and carriage return: one compiled pass over the bytes, else the regex
+    :data:`PLAIN_PATTERN`. Null texts are plain.
+
+    >>> not_plain(pl.Series(["plain text\tok", "café", None, "bell\x07"])).to_list()
+    [1, 3]
+    """
+    from curate.rules._minhash_kernel import kernels
+
+    fast = kernels()
+    if fast is None:
+        return texts.str.contains(PLAIN_PATTERN).fill_null(False).arg_true()
+    from curate.rules._arrow import buffers, chunked
+
+    def one(chunk: pl.Series) -> np.ndarray:
+        data, offsets = buffers(chunk)
+        out = np.empty(chunk.len(), dtype=np.uint8)
+        fast.plain_rows(data, offsets, out)
+        return out
+
+    plain = np.concatenate(chunked(texts, CHUNK_ROWS, one))[: texts.len()]
+    return pl.Series(np.flatnonzero(plain == 0).astype(np.uint32))

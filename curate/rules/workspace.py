@@ -42,10 +42,38 @@ _NFKC_STABLE = r"[^\s\x00-\x7F\u00C0-\u00FF\u0391-\u03A9\u03B1-\u03C9\u0400-\u04
 
 def normalised_text(texts: pl.Series) -> pl.Series:
     """NFKC, lower case, whitespace runs collapsed to one space, stripped (nulls become "").
+    With numba, ASCII texts are normalised in one compiled pass over their bytes (equal output).
 
     >>> normalised_text(pl.Series(["  Ｆｕｌｌ\twidth  TEXT ", None])).to_list()
     ['full width text', '']
     """
+    from curate.rules._minhash_kernel import kernels
+
+    fast = kernels()
+    if fast is None or texts.len() == 0:
+        return _normalised_polars(texts)
+    import numpy as np
+    import pyarrow as pa
+
+    from curate.rules._arrow import buffers
+
+    data, offsets = buffers(texts)
+    n = texts.len()
+    out = np.empty(int(offsets[-1] - offsets[0]) + 2, dtype=np.uint8)
+    out_offsets = np.empty(n + 1, dtype=np.int64)
+    wide = np.zeros(n, dtype=np.uint8)
+    fast.normalise_ascii(data, offsets, out, out_offsets, wide)
+    arrow = pa.LargeStringArray.from_buffers(n, pa.py_buffer(out_offsets), pa.py_buffer(out))
+    norm = pl.Series(texts.name, arrow, dtype=pl.String)
+    rows = np.flatnonzero(wide)
+    if rows.size:
+        idx = pl.Series(rows, dtype=pl.UInt32)
+        norm = norm.scatter(idx, _normalised_polars(texts.gather(idx)))
+    return norm
+
+
+def _normalised_polars(texts: pl.Series) -> pl.Series:
+    """:func:`normalised_text` with polars expressions (the definition)."""
     texts = texts.fill_null("")
     # ASCII texts (as many bytes as characters) are NFKC-stable: search only the others
     wide = (texts.str.len_bytes() != texts.str.len_chars()).arg_true()
@@ -55,6 +83,21 @@ def normalised_text(texts: pl.Series) -> pl.Series:
             texts = texts.scatter(idx, texts.gather(idx).str.normalize("NFKC"))
     # single spaces are by far the most common whitespace: leave them, rewrite only runs and others
     return texts.str.to_lowercase().str.replace_all(r"\s{2,}|[^\S ]", " ").str.strip_chars()
+
+
+def normalised_stats(texts: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """``(norm_hash, norm_len)``: hash (seed :data:`NORM_SEED`) and character length of each
+    text's :func:`normalised_text`, a chunk of rows at a time on all cores, so that the
+    normalised texts never all exist at once."""
+    from curate.rules._arrow import chunked
+
+    def one(chunk: pl.Series) -> tuple[pl.Series, pl.Series]:
+        norm = normalised_text(chunk)
+        return norm.hash(seed=NORM_SEED), norm.str.len_chars()
+
+    parts = chunked(texts, NORM_CHUNK, one)
+    return (pl.concat([h for h, _ in parts]).alias("norm_hash"),
+            pl.concat([n for _, n in parts]).alias("norm_len"))
 
 
 def ensure_columns(frame: pl.DataFrame) -> pl.DataFrame:
@@ -171,17 +214,11 @@ class Workspace:
 
     @cached_property
     def norm_stats(self) -> tuple[pl.Series, pl.Series]:
-        """``(hash, length)`` of each row's normalised text, computed a chunk of rows at a time so
-        that the normalised texts never all exist at once."""
+        """``(hash, length)`` of each row's normalised text (:func:`normalised_stats`): the
+        normalised texts never all exist at once."""
         if "norm" in self.__dict__:  # given by the caller
             return self.norm.hash(seed=NORM_SEED), self.norm.str.len_chars()
-        hashes, lengths = [], []
-        texts = self.frame[TEXT]
-        for start in range(0, max(1, texts.len()), NORM_CHUNK):
-            norm = normalised_text(texts.slice(start, NORM_CHUNK))
-            hashes.append(norm.hash(seed=NORM_SEED))
-            lengths.append(norm.str.len_chars())
-        return pl.concat(hashes).alias("norm_hash"), pl.concat(lengths).alias("norm_len")
+        return normalised_stats(self.frame[TEXT])
 
     def keys_with_norm(self) -> pl.DataFrame:
         """:attr:`keys`, for grouping on ``norm`` too: :meth:`first_in_group` resolves the ``norm``

@@ -296,10 +296,9 @@ def distinct_rows(m: sp.csr_matrix, sizes: np.ndarray, by: int | None = None) ->
         cs = np.zeros(len(vals) + 1, dtype=np.uint64)
         np.cumsum(vals, out=cs[1:])
         hashes.append(cs[m.indptr[1:]] - cs[m.indptr[:-1]] + sizes.astype(np.uint64) * weights[-1])
-    uniq = np.unique(hashes[0])
-    key = np.searchsorted(uniq, hashes[0]).astype(np.int64)
-    rep = np.full(len(uniq), n, dtype=np.int64)
-    np.minimum.at(rep, key, np.arange(n, dtype=np.int64))
+    # rep: each id's first (smallest) unit
+    _, rep, key = np.unique(hashes[0], return_index=True, return_inverse=True)
+    key, rep = key.astype(np.int64).ravel(), rep.astype(np.int64)
     if not np.array_equal(hashes[1], hashes[1][rep][key]):
         return np.arange(n, dtype=np.int64), np.arange(n, dtype=np.int64)
     return key, rep
