@@ -15,6 +15,7 @@ Both runs must give the same counts, and byte-identical ``train.jsonl``, ``valid
     python benchmarks/ray_engine.py                 # 200,000 records
     python benchmarks/ray_engine.py --rows 1000000
     python benchmarks/ray_engine.py --quick         # 20,000 records
+    python benchmarks/ray_engine.py --rows 50000 --ray-components   # also: the components on Ray
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ def _ray_peaks_kib():
             pass
     return total
 
+if sys.argv[4] == "1":  # the connected components on Ray whatever their size (else below 1M edges locally)
+    import curate.engine.ray_components
+    curate.engine.ray_components.LOCAL_BELOW = 0
 curate.run(sys.argv[1], export__out=sys.argv[2], engine__name="ray")
 print("RAYPEAK", _ray_peaks_kib())
 ray.shutdown()
@@ -71,11 +75,12 @@ ray.shutdown()
 
 
 def run_engine(config: Path, out: Path, engine: str, cpus: int) -> dict:
-    """Wall seconds and peaks (MiB) of one engine's run in a fresh Python, and its counts."""
+    """Wall seconds and peaks (MiB) of one engine's run in a fresh Python, and its counts.
+    ``engine``: ``local``, ``ray`` or ``ray+cc`` (the components on Ray too, whatever their size)."""
     probe = textwrap.dedent(LOCAL if engine == "local" else RAY) + _bench.PEAK_PROBE
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", probe, str(config), str(out), str(cpus)],
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", probe, str(config), str(out), str(cpus),
+                           "1" if engine == "ray+cc" else "0"], capture_output=True, text=True)
     wall = time.perf_counter() - began
     if done.returncode:
         raise SystemExit(done.stderr)
@@ -94,6 +99,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
     parser.add_argument("--rules", default="default")
     parser.add_argument("--work", type=Path, default=WORK)
+    parser.add_argument("--ray-components", action="store_true",
+                        help="also run the Ray engine with the connected components on Ray whatever their size "
+                             "(by default fewer than 1M edges are joined on the driver)")
     args = parser.parse_args(argv)
     rows = 20_000 if args.quick else args.rows
     folder = args.work / f"n{rows}"
@@ -109,7 +117,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"{'engine':10}{'wall s':>9}{'Ray start s':>13}{'driver peak MiB':>17}{'Ray processes MiB':>19}"
           f"{'driver peak/input':>19}")
     results = []
-    for engine in ("local", "ray"):
+    engines = ("local", "ray", "ray+cc") if args.ray_components else ("local", "ray")
+    for engine in engines:
         out = folder / f"out-{engine}"
         shutil.rmtree(out, ignore_errors=True)
         r = run_engine(config, out, engine, args.cpus)
@@ -119,8 +128,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         ray_col = "-" if r["ray_processes_peak_mib"] is None else f"{r['ray_processes_peak_mib']:,}"
         print(f"{engine:10}{r['wall_s']:>9.2f}{r['ray_start_s']:>13.2f}{r['driver_peak_mib']:>17,}{ray_col:>19}"
               f"{r['driver_peak_ratio_to_input']:>18.2f}x", flush=True)
-    same = all((folder / "out-local" / n).read_bytes() == (folder / "out-ray" / n).read_bytes() for n in SAME)
-    print(f"counts equal: {results[0]['counts'] == results[1]['counts']}; "
+    same = all((folder / "out-local" / n).read_bytes() == (folder / f"out-{e}" / n).read_bytes()
+               for n in SAME for e in engines[1:])
+    print(f"counts equal: {all(r['counts'] == results[0]['counts'] for r in results)}; "
           f"{', '.join(SAME)} byte-identical: {same}")
     print(f"load average {os.getloadavg()[0]:.1f}")
     for r in results:
