@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,26 @@ def label_counts(frames: Mapping[str, pl.DataFrame]) -> dict[str, dict[str, int]
     return out
 
 
+# digests of files this process wrote, hashed as their bytes went out (:func:`remember_sha256`),
+# keyed by what identifies that exact file version: path, inode, size, modification time (ns)
+_WRITTEN: dict[tuple[str, int, int, int], str] = {}
+
+
+def _stat_key(path: Path) -> tuple[str, int, int, int]:
+    st = os.stat(path)
+    return str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def remember_sha256(path: Path, hexdigest: str) -> None:
+    """Record the sha256 of a file just written and closed (computed from the bytes written), so
+    that :func:`sha256_of` need not read it again."""
+    _WRITTEN[_stat_key(path)] = hexdigest
+
+
 def sha256_of(path: Path) -> str:
+    known = _WRITTEN.pop(_stat_key(path), None)
+    if known is not None:
+        return known
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -429,3 +429,15 @@ def test_jsonl_is_written_a_slice_at_a_time_with_the_same_bytes(tmp_path, monkey
         assert len(rows) == n and (rows[-1]["item"] if wrap else rows[-1])["reference_answer"] == ["a", "999"]
     openai_rft.write_jsonl(frame.clear(), tmp_path / "empty.jsonl", ref.clear())
     assert (tmp_path / "empty.jsonl").read_bytes() == b""
+    # the checksum was taken from the bytes written: the manifest's sha256 needs no second read,
+    # and a file changed since is read again
+    import hashlib
+
+    from curate.manifest import _WRITTEN, sha256_of
+
+    path = tmp_path / "sliced.jsonl"
+    assert any(key[0] == str(path.resolve()) for key in _WRITTEN)
+    assert sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    openai_rft.write_jsonl(frame.head(3), path, ref.head(3))
+    path.write_bytes(b"changed\n")
+    assert sha256_of(path) == hashlib.sha256(b"changed\n").hexdigest()

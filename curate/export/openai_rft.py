@@ -9,14 +9,17 @@ is false (for same-shape platforms with other limits).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import polars as pl
 
+from curate._threads import ordered_map
 from curate.export._reference import reference_findings
 from curate.export.base import SPLIT_FILES, ExportBundle, ExportTarget
 from curate.frame import ERROR, WARN, concat_findings, findings_for
+from curate.manifest import remember_sha256
 from curate.options import Param
 
 OPTIONS = (Param("enforce_row_limits", bool, True),)
@@ -24,7 +27,7 @@ ALLOWED_ROLES = ("developer", "user", "assistant", "tool")
 LIMITS = {"train": 50_000, "valid": 1_000, "valid_production": 1_000}
 
 
-WRITE_ROWS = 65_536  # rows turned into JSON lines at a time
+WRITE_ROWS = 16_384  # rows turned into JSON lines at a time (a few slices at once, one per core)
 
 
 def write_jsonl(frame: pl.DataFrame, path: Path, reference_json: pl.Series | None = None,
@@ -38,12 +41,20 @@ def write_jsonl(frame: pl.DataFrame, path: Path, reference_json: pl.Series | Non
     if reference_json is None:
         (frame.select(pl.struct(pl.all()).alias(wrap)) if wrap else frame).write_ndjson(path)
         return
-    with open(path, "wb") as fh:  # a slice of rows at a time: no whole-file string in memory
-        for start in range(0, frame.height, WRITE_ROWS):
-            lines = json_lines(frame.slice(start, WRITE_ROWS), reference_json.slice(start, WRITE_ROWS))
-            if wrap:
-                lines = pl.concat_str(pl.lit(f'{{"{wrap}":'), lines, pl.lit("}"))
-            fh.write(pl.select(lines.str.join("\n")).item().encode("utf-8") + b"\n")
+    def encoded(start: int) -> bytes:
+        lines = json_lines(frame.slice(start, WRITE_ROWS), reference_json.slice(start, WRITE_ROWS))
+        if wrap:
+            lines = pl.concat_str(pl.lit(f'{{"{wrap}":'), lines, pl.lit("}"))
+        return pl.select(lines.str.join("\n")).item().encode("utf-8") + b"\n"
+
+    # a slice of rows at a time (no whole-file string in memory), encoded on all cores, in order;
+    # hashed as it goes out (the manifest's checksum then needs no second read)
+    digest = hashlib.sha256()
+    with open(path, "wb") as fh:
+        for _, data in ordered_map(encoded, range(0, frame.height, WRITE_ROWS)):
+            fh.write(data)
+            digest.update(data)
+    remember_sha256(path, digest.hexdigest())
 
 
 def json_lines(frame: pl.DataFrame, reference_json: pl.Series) -> pl.Expr:

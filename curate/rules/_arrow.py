@@ -1,16 +1,15 @@
-"""What the compiled kernels share: a string column's raw Arrow buffers, and an ordered map over
-chunks of rows on one thread per core (the kernels release the GIL)."""
+"""What the compiled kernels share: a string column's raw Arrow buffers, and a map over chunks of
+rows on one thread per core (the kernels release the GIL; :mod:`curate._threads`)."""
 
 from __future__ import annotations
 
-import os
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import polars as pl
+
+from curate._threads import ordered_map
 
 
 def buffers(strings: pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -25,35 +24,6 @@ def buffers(strings: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     _, off, data = arr.buffers()
     offsets = np.frombuffer(off, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
     return (np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)), offsets
-
-
-def threads() -> int:
-    """Worker threads for the compiled kernels: the usable cores, at most 8."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(8, cores))
-
-
-def ordered_map(fn: Callable[[int], Any], items: range) -> Iterator[tuple[int, Any]]:
-    """``(item, fn(item))`` in order, computed by :func:`threads` threads with at most two
-    results per thread waiting (bounded memory; the results do not depend on the threads)."""
-    workers = threads()
-    if workers == 1 or len(items) < 2:
-        for item in items:
-            yield item, fn(item)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="curate-kernel") as pool:
-        pending: deque = deque()
-        for item in items:
-            pending.append((item, pool.submit(fn, item)))
-            if len(pending) >= 2 * workers:
-                head, future = pending.popleft()
-                yield head, future.result()
-        while pending:
-            head, future = pending.popleft()
-            yield head, future.result()
 
 
 def chunked(texts: pl.Series, rows: int, fn: Callable[[pl.Series], Any]) -> list[Any]:

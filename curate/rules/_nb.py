@@ -12,6 +12,10 @@ differently in each process (that cost ~1.3 s per run).
 Byte kernels read a string column's Arrow buffers (:func:`curate.rules._arrow.buffers`): document
 ``d`` is ``data[offsets[d]:offsets[d + 1]]``. Those that handle only ASCII texts mark the others
 (``-1``) and leave them to the general path.
+
+Loops run over a row's slice from 0 (``seg = data[lo:hi]; for j in range(seg.shape[0])``), not
+over ``range(lo, hi)``: numba must otherwise allow for negative indices (wraparound) and LLVM
+does not vectorise; the slice form is about ten times faster on the byte scans.
 """
 
 from __future__ import annotations
@@ -64,9 +68,10 @@ _LOWER[65:91] = np.arange(97, 123)
 @_jit
 def is_ascii(data, lo, hi):  # pragma: no cover - compiled
     """True when ``data[lo:hi]`` holds no byte over 127 (no branch per byte)."""
-    bits = 0
-    for i in range(lo, hi):
-        bits |= data[i]
+    seg = data[lo:hi]
+    bits = np.uint8(0)
+    for j in range(seg.shape[0]):
+        bits |= seg[j]
     return bits < 128
 
 
@@ -101,8 +106,9 @@ def minhash_rows(x, starts, rows, a, b, out):  # pragma: no cover - compiled
     for d in range(starts.shape[0] - 1):
         for j in range(num_perm):
             mins[j] = _TOP
-        for i in range(starts[d], starts[d + 1]):
-            xi = x[i]
+        seg = x[starts[d]:starts[d + 1]]
+        for i in range(seg.shape[0]):
+            xi = seg[i]
             for j in range(num_perm):
                 v = xi * a[j] + b[j]
                 if v < mins[j]:
@@ -116,10 +122,11 @@ def minhash_rows(x, starts, rows, a, b, out):  # pragma: no cover - compiled
 def hash_words(data, offsets, seed, out):  # pragma: no cover - compiled
     """:func:`curate.rules.minhash.word_hashes` of every string."""
     for w in range(offsets.shape[0] - 1):
+        seg = data[offsets[w]:offsets[w + 1]]
         h = np.uint64(0)
-        for i in range(offsets[w], offsets[w + 1]):
-            h = h * _P + np.uint64(data[i])
-        out[w] = finish(h, offsets[w + 1] - offsets[w], seed)
+        for i in range(seg.shape[0]):
+            h = h * _P + np.uint64(seg[i])
+        out[w] = finish(h, seg.shape[0], seed)
 
 
 @_jit
@@ -135,6 +142,8 @@ def sketch_ascii(data, offsets, ngram, mult, seed, a, b, out, nwords):  # pragma
         if not is_ascii(data, lo, hi):
             nwords[d] = -1
             continue
+        seg = data[lo:hi]
+        n = seg.shape[0]
         for j in range(num_perm):
             mins[j] = _TOP
         count = 0
@@ -142,8 +151,8 @@ def sketch_ascii(data, offsets, ngram, mult, seed, a, b, out, nwords):  # pragma
         joined_len = 0
         h = np.uint64(0)
         length = 0
-        for i in range(lo, hi + 1):
-            c = _WORD[data[i]] if i < hi else 0  # 0: not a word character
+        for i in range(n + 1):
+            c = _WORD[seg[i]] if i < n else 0  # 0: not a word character
             if c != 0:
                 h = h * _P + np.uint64(c)
                 length += 1
@@ -206,12 +215,13 @@ def band_keys(sig, bands, rows, mult, out):  # pragma: no cover - compiled
 @_jit
 def _window(data, lo, hi, blob_chars):  # pragma: no cover - compiled
     """(length, spaces, others, blob) of ``data[lo:hi]``."""
+    seg = data[lo:hi]
     spaces = 0
     others = 0
     blobs = 0
     run = 0
-    for i in range(lo, hi):  # branch-free: spaces are too frequent and too irregular to predict
-        c = _CLASS[data[i]]
+    for i in range(seg.shape[0]):  # branch-free: spaces are too frequent and too irregular to predict
+        c = _CLASS[seg[i]]
         space = np.int64(c == 1)
         blobs += run * space * np.int64(run >= blob_chars)
         run = (run + 1) * (1 - space)
@@ -232,10 +242,11 @@ def text_stats_ascii(data, offsets, sample_chars, blob_chars, visible, other, bl
         if not is_ascii(data, lo, hi):
             visible[d] = -1
             continue
-        first, last = lo, hi
-        while first < hi and _CLASS[data[first]] == 1:
+        seg = data[lo:hi]
+        first, last = 0, n
+        while first < n and _CLASS[seg[first]] == 1:
             first += 1
-        while last > first and _CLASS[data[last - 1]] == 1:
+        while last > first and _CLASS[seg[last - 1]] == 1:
             last -= 1
         stripped[d] = last - first
         if sample_chars == 0 or n <= sample_chars:
@@ -258,17 +269,12 @@ def plain_rows(data, offsets, out):  # pragma: no cover - compiled
     """``out[d] = 1`` when text ``d`` holds only printable ASCII, tab, newline and carriage return
     (comparisons, not a table: the loop vectorises)."""
     for d in range(offsets.shape[0] - 1):
-        bad = 0
-        for i in range(offsets[d], offsets[d + 1]):
-            c = np.int32(data[i])
-            bad |= np.int32((c < 32) & (c != 9) & (c != 10) & (c != 13)) | np.int32(c > 126)
+        seg = data[offsets[d]:offsets[d + 1]]
+        bad = np.uint8(0)
+        for i in range(seg.shape[0]):
+            c = seg[i]
+            bad |= np.uint8((c < 32) & (c != 9) & (c != 10) & (c != 13)) | np.uint8(c > 126)
         out[d] = 1 - bad
-
-
-@_jit
-def _space(c):  # pragma: no cover - compiled
-    """ASCII whitespace (``\\s``): tab, newline, vertical tab, form feed, carriage return, space."""
-    return np.int32((c == 32) | ((c >= 9) & (c <= 13)))
 
 
 @_jit
@@ -284,32 +290,37 @@ def normalise_ascii(data, offsets, out, out_offsets, wide):  # pragma: no cover 
     pos = 0
     out_offsets[0] = 0
     for d in range(offsets.shape[0] - 1):
-        lo, hi = offsets[d], offsets[d + 1]
-        bits = 0
-        odd = 0  # whitespace other than a single space between words
-        for i in range(lo + 1, hi):
-            c = np.int32(data[i])
+        seg = data[offsets[d]:offsets[d + 1]]
+        n = seg.shape[0]
+        bits = np.uint8(0)
+        odd = np.uint8(0)  # whitespace other than a single space between words
+        for i in range(1, n):
+            c, p = seg[i], seg[i - 1]
             bits |= c
-            odd |= _space(c) & (np.int32(c != 32) | _space(np.int32(data[i - 1])))
-        if hi > lo:
-            first, last = np.int32(data[lo]), np.int32(data[hi - 1])
+            space = (c == 32) | (np.uint8(c - np.uint8(9)) <= np.uint8(4))
+            before = (p == 32) | (np.uint8(p - np.uint8(9)) <= np.uint8(4))
+            odd |= np.uint8(space & ((c != 32) | before))
+        if n:
+            first, last = seg[0], seg[n - 1]
             bits |= first
-            odd |= _space(first) | _space(last)
+            odd |= np.uint8((first == 32) | (np.uint8(first - np.uint8(9)) <= np.uint8(4)))
+            odd |= np.uint8((last == 32) | (np.uint8(last - np.uint8(9)) <= np.uint8(4)))
         if bits >= 128:
             wide[d] = 1
             out_offsets[d + 1] = pos
             continue
         if odd == 0:
-            for i in range(lo, hi):
-                c = np.int32(data[i])
-                out[pos + i - lo] = c + 32 * np.int32((c >= 65) & (c <= 90))
-            pos += hi - lo
+            dst = out[pos:pos + n]
+            for i in range(n):
+                c = seg[i]
+                dst[i] = c + np.uint8(32) * np.uint8(np.uint8(c - np.uint8(65)) <= np.uint8(25))
+            pos += n
             out_offsets[d + 1] = pos
             continue
         start = pos
         gap = 0  # whitespace after some text: one space if more text follows
-        for i in range(lo, hi):
-            c = data[i]
+        for i in range(n):
+            c = seg[i]
             space = np.int64(_CLASS[c] == 1)
             keep = 1 - space
             out[pos] = 32

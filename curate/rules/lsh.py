@@ -62,14 +62,14 @@ class Sketcher:
         chunks = list(signature_chunks(self.texts, ngram=self.ngram, num_perm=self.num_perm, seed=self.seed, then=keys))
         doc = np.concatenate([d for d, _ in chunks]) if chunks else np.zeros(0, np.int64)
         for c, (bands, rows) in enumerate(configs):
-            matrix = np.concatenate([m[c] for _, m in chunks]) if chunks else np.zeros((0, bands), np.uint64)
             parts = []
-            for band in range(bands):
-                key = np.ascontiguousarray(matrix[:, band])
+            for band in range(bands):  # one band's keys at a time: no second copy of the key matrices
+                key = np.concatenate([m[c][:, band] for _, m in chunks]) if chunks else np.zeros(0, np.uint64)
                 shared = _repeated(key)
                 parts.append(pl.DataFrame({"doc": doc[shared], "band": np.full(int(shared.sum()), band, np.int32),
                                            "k": key[shared]}, schema=KEYS_SCHEMA))
-            del matrix
+            for _, matrices in chunks:
+                matrices[c] = None  # this setting's keys are done
             self._keys[(bands, rows)] = pl.concat(parts) if parts else pl.DataFrame(schema=KEYS_SCHEMA)
 
     def signatures(self, docs: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # numpy loads only when near-duplicates or groups are compute
 LABEL_SEP = "\x1f"
 _SHARED_KEYS = ("exact", "labels", "norm")
 NORM_SEED = 7  # seed of the normalised text's hash (key columns' seeds are their positions, 0-2)
-NORM_CHUNK = 131_072  # rows normalised at a time when only hashes and lengths are kept
+NORM_CHUNK = 32_768  # rows normalised at a time when only hashes and lengths are kept (one chunk per core)
 
 
 # characters NFKC leaves alone (ASCII, precomposed Latin-1 letters, basic Greek and Cyrillic letters,
