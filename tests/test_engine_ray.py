@@ -7,6 +7,7 @@ Ray starts once for the module (``ray.init(num_cpus=2)``, a few seconds); the pi
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import subprocess
 import sys
@@ -329,6 +330,7 @@ def test_write_lines_on_ray_keeps_order_and_fails_atomically(local_ray, tmp_path
     from curate.engine.ray import RayEngine
     from curate.engine.ray_lines import jsonl_file
     from curate.errors import ExportError
+    from curate.manifest import sha256_of
 
     frame = pl.DataFrame({"id": [f"r{i}" for i in range(13_001)], "n": range(13_001)})
     serialise = partial(jsonl_file, reference=None, wrap="item")
@@ -338,6 +340,8 @@ def test_write_lines_on_ray_keeps_order_and_fails_atomically(local_ray, tmp_path
         engine.write_lines(frame, serialise, tmp_path / "ray.jsonl")
         engine.write_lines(frame.clear(), serialise, tmp_path / "empty.jsonl")
     assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    # hashed as written: what the manifest will record is the file's own sha256
+    assert sha256_of(tmp_path / "ray.jsonl") == hashlib.sha256((tmp_path / "local.jsonl").read_bytes()).hexdigest()
     assert (tmp_path / "ray.jsonl").read_text().splitlines()[13_000] == '{"item":{"id":"r13000","n":13000}}'
     assert (tmp_path / "empty.jsonl").read_bytes() == b""
 

@@ -5,7 +5,8 @@ The rows go to Ray Data as the engine's usual contiguous blocks (``RayEngine.dat
 place of its first row; a worker writes its block with ``serialise`` into a file of its own temporary
 folder and returns the bytes (one row per block: first row, row count, bytes); the driver reads the
 blocks back in order (``iter_batches`` with the session's ``preserve_order``), checks that each starts
-where the previous ended, and appends them. Lines concatenate, so the file is byte for byte the one
+where the previous ended, and appends them, hashing them as they go (``curate.manifest.remember_sha256``).
+Lines concatenate, so the file is byte for byte the one
 ``serialise`` writes over the whole frame (tests/test_engine_ray.py).
 """
 
@@ -27,7 +28,10 @@ if TYPE_CHECKING:
 def write_lines(engine: Any, frame: pl.DataFrame, serialise: Callable[[pl.DataFrame, Path], None],
                 path: Path) -> None:
     """``Engine.write_lines`` on Ray (see :class:`curate.engine.Engine`)."""
+    import hashlib
+
     from curate.io.atomic import atomic_path
+    from curate.manifest import remember_sha256
 
     if frame.height == 0:  # nothing to spread: the (empty) file as the serialiser writes it
         serialise(frame, path)
@@ -36,7 +40,7 @@ def write_lines(engine: Any, frame: pl.DataFrame, serialise: Callable[[pl.DataFr
     blocks = engine.dataset(frame.with_row_index(index)).map_batches(
         _lines_block, batch_format="pyarrow", batch_size=None, zero_copy_batch=True,
         fn_kwargs={"serialise": serialise, "index": index})
-    done = 0
+    done, digest = 0, hashlib.sha256()
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         for batch in blocks.iter_batches(batch_size=None, batch_format="pyarrow"):
             for first, rows, data in zip(*(batch.column(c).to_pylist() for c in ("first", "rows", "lines")),
@@ -45,10 +49,12 @@ def write_lines(engine: Any, frame: pl.DataFrame, serialise: Callable[[pl.DataFr
                     raise EngineError(f"internal error: Ray returned the rows of {Path(path).name} out of order; "
                                       "please report this")
                 fh.write(data)
+                digest.update(data)
                 done += rows
         if done != frame.height:
             raise EngineError(f"internal error: Ray returned {done} of the {frame.height} rows of "
                               f"{Path(path).name}; please report this")
+    remember_sha256(path, digest.hexdigest())  # hashed as written: the manifest need not read it again
 
 
 def write_jsonl(engine: Any, frame: pl.DataFrame, path: Path, reference_json: pl.Series | None = None,
