@@ -429,6 +429,16 @@ def test_jsonl_is_written_a_slice_at_a_time_with_the_same_bytes(tmp_path, monkey
         assert len(rows) == n and (rows[-1]["item"] if wrap else rows[-1])["reference_answer"] == ["a", "999"]
     openai_rft.write_jsonl(frame.clear(), tmp_path / "empty.jsonl", ref.clear())
     assert (tmp_path / "empty.jsonl").read_bytes() == b""
+    # without a reference to splice: polars' own lines, a slice at a time, the same bytes
+    for wrap in (None, "item"):
+        whole = frame.select(pl.struct(pl.all()).alias(wrap)) if wrap else frame
+        whole.write_ndjson(tmp_path / "polars.jsonl")
+        monkeypatch.setattr(openai_rft, "WRITE_ROWS", 7)
+        openai_rft.write_jsonl(frame, tmp_path / "plain.jsonl", wrap=wrap)
+        monkeypatch.undo()
+        assert (tmp_path / "plain.jsonl").read_bytes() == (tmp_path / "polars.jsonl").read_bytes()
+    openai_rft.write_jsonl(frame.clear(), tmp_path / "empty.jsonl")
+    assert (tmp_path / "empty.jsonl").read_bytes() == b""
     # the checksum was taken from the bytes written: the manifest's sha256 needs no second read,
     # and a file changed since is read again
     import hashlib

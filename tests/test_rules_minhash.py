@@ -277,7 +277,7 @@ def test_band_key_matrix_compiled_equals_numpy(monkeypatch):
 
 
 def test_repeated_marks_every_copy_of_a_repeated_value():
-    from curate.rules.lsh import _repeated
+    from curate.rules._arrow import repeated as _repeated
 
     rng = np.random.default_rng(3)
     for values in (rng.integers(0, 50, size=200, dtype=np.uint64), rng.integers(0, 2**63, size=500, dtype=np.uint64),

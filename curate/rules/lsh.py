@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from curate.rules import minhash
+from curate.rules._arrow import repeated
 from curate.rules.minhash import (
     Shingles,
     _as_series,
@@ -65,7 +66,7 @@ class Sketcher:
             parts = []
             for band in range(bands):  # one band's keys at a time: no second copy of the key matrices
                 key = np.concatenate([m[c][:, band] for _, m in chunks]) if chunks else np.zeros(0, np.uint64)
-                shared = _repeated(key)
+                shared = repeated(key)
                 parts.append(pl.DataFrame({"doc": doc[shared], "band": np.full(int(shared.sum()), band, np.int32),
                                            "k": key[shared]}, schema=KEYS_SCHEMA))
             for _, matrices in chunks:
@@ -124,18 +125,6 @@ def _band_key(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
             key = (key ^ chunk[:, j]) * mult[j]
             key ^= key >> np.uint64(31)
     return key
-
-
-def _repeated(key: np.ndarray) -> np.ndarray:
-    """True where the value occurs more than once (a sort and an ``is_in`` of the few repeated
-    values: four times faster than a hash-based ``is_duplicated`` when nearly all are unique)."""
-    if key.size < 2:
-        return np.zeros(key.size, dtype=bool)
-    ordered = pl.Series(key).sort().to_numpy()
-    same = ordered[1:] == ordered[:-1]
-    if not same.any():
-        return np.zeros(key.size, dtype=bool)
-    return pl.Series(key).is_in(pl.Series(ordered[1:][same]).unique().implode()).to_numpy()
 
 
 def band_key_matrix(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:

@@ -180,7 +180,9 @@ class Workspace:
             part = self._column_hash(frame, name, seed)
             key_hash = part if key_hash is None else key_hash ^ part
         assert key_hash is not None
-        maybe = key_hash.is_duplicated().arg_true()
+        from curate.rules._arrow import repeated
+
+        maybe = pl.Series(repeated(key_hash)).arg_true()
         if maybe.len() == 0:
             return values
         sub = pl.DataFrame([self._key_values(frame, name, maybe) for name in by]).with_columns(
