@@ -155,3 +155,20 @@ def test_order2_beats_skml_order2_on_a_small_pool(seed):
     assert ours["LPD"] <= skml["LPD"]
     assert ours["LD"] <= skml["LD"]
     assert ours["rows"]["valid"] == n_valid and ours["FZ"] == 0
+
+
+def test_smallest_picks_what_argpartition_picks():
+    """The sampled bound finds the same n smallest as a full argpartition when the boundary is
+    not tied, and defers to argpartition when it is."""
+    from curate.select.refine import _smallest
+
+    rng = np.random.default_rng(4)
+    for size, n in ((1_000_000, 48), (50_000, 48), (200, 48), (100_000, 1)):
+        values = rng.normal(size=size)
+        got = set(_smallest(values, n).tolist())
+        assert got == set(np.argpartition(values, n)[:n].tolist()) and len(got) == n
+    tied = np.concatenate([np.zeros(100), np.ones(100_000)])  # 100 equal values across the boundary
+    rng.shuffle(tied)
+    assert set(_smallest(tied, 48).tolist()) == set(np.argpartition(tied, 48)[:48].tolist())
+    steps = np.repeat(np.arange(2_000.0), 50)  # ties everywhere, none at the boundary of 50
+    assert set(_smallest(steps, 50).tolist()) == set(range(50))

@@ -195,7 +195,7 @@ def sketch_ascii(data, offsets, ngram, mult, seed, a, b, out, nwords):  # pragma
 
 @_jit
 def band_keys(sig, bands, rows, mult, out):  # pragma: no cover - compiled
-    """``out[d, band]``: the LSH bucket key of each band of signature row ``d`` (the arithmetic
+    """``out[band, d]``: the LSH bucket key of each band of signature row ``d`` (the arithmetic
     of :func:`curate.rules.lsh._band_key`)."""
     golden = np.uint64(0x9E3779B97F4A7C15)
     for d in range(sig.shape[0]):
@@ -205,7 +205,7 @@ def band_keys(sig, bands, rows, mult, out):  # pragma: no cover - compiled
             for j in range(rows):
                 key = (key ^ np.uint64(sig[d, base + j])) * mult[j]
                 key ^= key >> np.uint64(31)
-            out[d, band] = key
+            out[band, d] = key
 
 
 @_jit

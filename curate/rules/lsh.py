@@ -65,7 +65,7 @@ class Sketcher:
         for c, (bands, rows) in enumerate(configs):
             parts = []
             for band in range(bands):  # one band's keys at a time: no second copy of the key matrices
-                key = np.concatenate([m[c][:, band] for _, m in chunks]) if chunks else np.zeros(0, np.uint64)
+                key = np.concatenate([m[c][band] for _, m in chunks]) if chunks else np.zeros(0, np.uint64)
                 shared = repeated(key)
                 parts.append(pl.DataFrame({"doc": doc[shared], "band": np.full(int(shared.sum()), band, np.int32),
                                            "k": key[shared]}, schema=KEYS_SCHEMA))
@@ -128,15 +128,14 @@ def _band_key(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
 
 
 def band_key_matrix(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """``(len(sig), bands)`` uint64: every band's key (:func:`_band_key`) of every signature row,
-    compiled when numba is present."""
+    """``(bands, len(sig))`` uint64: every band's key (:func:`_band_key`) of every signature row,
+    a band per row of the result (contiguous), compiled when numba is present."""
+    out = np.empty((bands, sig.shape[0]), dtype=np.uint64)
     fast = kernels()
     if fast is None or sig.shape[0] == 0:
-        out = np.empty((sig.shape[0], bands), dtype=np.uint64)
         for band in range(bands):
-            out[:, band] = _band_key(sig, band, rows)
+            out[band] = _band_key(sig, band, rows)
         return out
-    out = np.empty((sig.shape[0], bands), dtype=np.uint64)
     fast.band_keys(np.ascontiguousarray(sig), bands, rows, _odd_constants(rows, 99), out)
     return out
 
@@ -144,7 +143,7 @@ def band_key_matrix(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
 def keys_of(sig: np.ndarray, docs: np.ndarray, bands: int, rows: int) -> pl.DataFrame:
     """Band keys (``doc``, ``band``, ``k``) of the signature rows ``sig`` of documents ``docs``."""
     matrix = band_key_matrix(sig, bands, rows)
-    parts = [pl.DataFrame({"doc": docs, "band": np.full(docs.size, band, np.int32), "k": matrix[:, band]},
+    parts = [pl.DataFrame({"doc": docs, "band": np.full(docs.size, band, np.int32), "k": matrix[band]},
                           schema=KEYS_SCHEMA) for band in range(bands)]
     return pl.concat(parts) if parts else pl.DataFrame(schema=KEYS_SCHEMA)
 
