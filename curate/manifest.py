@@ -15,6 +15,8 @@ from curate._version import __version__
 from curate.errors import LedgerError
 from curate.frame import LABEL_NAMES
 
+COUNT_ROWS = 131_072  # rows whose labels are counted at a time
+
 
 def label_counts(frames: Mapping[str, pl.DataFrame]) -> dict[str, dict[str, int]]:
     """Rows carrying each label name, per frame (split), names sorted.
@@ -24,8 +26,13 @@ def label_counts(frames: Mapping[str, pl.DataFrame]) -> dict[str, dict[str, int]
     """
     out: dict[str, dict[str, int]] = {}
     for name, frame in frames.items():
-        counts = frame.select(pl.col(LABEL_NAMES).explode().drop_nulls().value_counts(sort=False)).unnest(LABEL_NAMES)
-        out[name] = {str(k): int(v) for k, v in sorted(counts.iter_rows())}
+        totals: dict[str, int] = {}
+        for start in range(0, frame.height, COUNT_ROWS):  # a slice at a time: no list of every label
+            part = frame.slice(start, COUNT_ROWS).select(
+                pl.col(LABEL_NAMES).explode().drop_nulls().value_counts(sort=False)).unnest(LABEL_NAMES)
+            for label, count in part.iter_rows():
+                totals[str(label)] = totals.get(str(label), 0) + int(count)
+        out[name] = dict(sorted(totals.items()))
     return out
 
 

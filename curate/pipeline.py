@@ -12,6 +12,7 @@ boundaries (:mod:`curate.hooks`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -191,7 +192,7 @@ class _Run:
         self.event("after_split", splits=splits, findings=findings)
 
         self.say(f"exporting with target {target.name}")
-        bundle = bundle_for(splits)
+        bundle = dataclasses.replace(bundle_for(splits), engine=self.engine)  # the engine writes the JSON lines
         for split_name, frame in bundle.splits.items():
             _boundary(frame.with_row_index("line", offset=1), kind.schema_stages["export"], fatal=True,
                       what=SPLIT_FILES[split_name])

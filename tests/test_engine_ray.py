@@ -83,7 +83,7 @@ def test_ray_engine_outputs_are_byte_identical_to_the_local_engine(pool, local_r
                         real(*args))
     on_ray = curate.run(folder / "pipeline.yaml", export__out=str(folder / "ray"), engine__name="ray")
     assert len(stars) == 3 and all(s.height > 1000 for s in stars)  # two LSH thresholds, the split groups
-    assert sorted(p.name for p in lines) == (["train.jsonl", "valid.jsonl"] if _wired() else [])
+    assert sorted(p.name for p in lines) == ["train.jsonl", "valid.jsonl"]  # written on Ray
     counts = local.manifest["counts"]
     assert sum(counts.values()) == rows and counts["train"] == 5000 and counts["valid"] == 1000
     found = set(local.findings["rule"])  # the pool gives every stage of the default pack work
@@ -283,23 +283,13 @@ def bundles(tmp_path_factory):
     return out
 
 
-def _wired() -> bool:
-    """Whether curate/export hands its JSON lines to the run's engine (ExportBundle.engine)."""
-    from curate.export.base import ExportBundle
-
-    return "engine" in {f.name for f in dataclasses.fields(ExportBundle)}
-
-
 @pytest.mark.parametrize("target", ["openai-rft", "azure-rft", "bedrock-rft", "openai-evals", "gemini-rl"])
-def test_jsonl_targets_write_the_same_bytes_through_the_ray_engine(bundles, target, local_ray, tmp_path,
-                                                                   monkeypatch):
+def test_jsonl_targets_write_the_same_bytes_through_the_ray_engine(bundles, target, local_ray, tmp_path):
     """Each JSON-lines target's files, its lines serialised per block on Ray and appended in order
     by the driver, are byte-identical to the local writer's (the seam: Engine.write_jsonl)."""
     from curate.engine.ray import RayEngine, _ray_data_settings
-    from curate.export import bedrock, get_target, openai_evals, openai_rft
+    from curate.export import get_target
 
-    if target == "gemini-rl" and not _wired():
-        pytest.skip("gemini-rl writes its lines with polars' write_ndjson until ExportBundle.engine is wired")
     engine = RayEngine()
     engine.cpus = 2
     for kind, bundle in bundles.items():
@@ -308,14 +298,8 @@ def test_jsonl_targets_write_the_same_bytes_through_the_ray_engine(bundles, targ
         local, on_ray = tmp_path / kind / "local", tmp_path / kind / "ray"
         local.mkdir(parents=True), on_ray.mkdir()
         names = get_target(target).write(bundle, local)
-        with monkeypatch.context() as patched, _ray_data_settings():
-            if _wired():  # the export asks the bundle's engine
-                wired = dataclasses.replace(bundle, engine=engine)
-            else:  # not wired into curate/export yet: route the JSONL writer through the engine here
-                wired = bundle
-                for module in (openai_rft, bedrock, openai_evals):
-                    patched.setattr(module, "write_jsonl", engine.write_jsonl)
-            assert get_target(target).write(wired, on_ray) == names
+        with _ray_data_settings():  # the export asks the bundle's engine
+            assert get_target(target).write(dataclasses.replace(bundle, engine=engine), on_ray) == names
         for name in names:
             assert (local / name).read_bytes() == (on_ray / name).read_bytes(), (kind, name)
         assert sorted(p.name for p in on_ray.iterdir()) == sorted(names)  # no temporary file left

@@ -58,6 +58,7 @@ class ExportBundle:
     passthrough: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)  # target-specific export options
     kind: Kind = field(default_factory=_labels_kind)  # the task kind (curate.kinds)
+    engine: Any = None  # the run's engine (curate.engine): serialises JSON lines (Engine.write_jsonl); None: here
 
     def items(self, split: str) -> pl.DataFrame:
         """The item fields of a split's rows (everything but ``reference_json``)."""

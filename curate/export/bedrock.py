@@ -61,7 +61,8 @@ class BedrockRFT(OpenAIRFT):
         converted = bundle_with_roles(bundle, {"developer": "system"})
         names = []
         for split in converted.splits:
-            write_jsonl(converted.items(split), folder / SPLIT_FILES[split], converted.spliced(split))
+            write_jsonl(converted.items(split), folder / SPLIT_FILES[split], converted.spliced(split),
+                        engine=bundle.engine)
             names.append(SPLIT_FILES[split])
         if bundle.grader is not None:
             (folder / LAMBDA_FILE).write_text(

@@ -37,6 +37,7 @@ from curate.export._reference import (
 )
 from curate.export._reward import reward_module
 from curate.export.base import SPLIT_FILES, ExportBundle, ExportTarget
+from curate.export.openai_rft import write_jsonl
 from curate.frame import ERROR, WARN, concat_findings, findings_for
 from curate.options import Param
 
@@ -114,7 +115,7 @@ class GeminiRL(ExportTarget):
         opts = self.check_options(bundle.options)
         names = []
         for split, frame in self.frames(bundle).items():
-            frame.write_ndjson(folder / SPLIT_FILES[split])
+            write_jsonl(frame, folder / SPLIT_FILES[split], engine=bundle.engine)
             names.append(SPLIT_FILES[split])
         if bundle.grader is not None:
             first = next(iter(bundle.splits.values()), pl.DataFrame())

@@ -105,7 +105,7 @@ class OpenAIEvals(OpenAIRFT):
         for split in bundle.splits:
             items[split] = item_frame(bundle.items(split), key)
             name = f"eval_items_{split}.jsonl"
-            write_jsonl(items[split], folder / name, bundle.spliced(split), wrap="item")
+            write_jsonl(items[split], folder / name, bundle.spliced(split), wrap="item", engine=bundle.engine)
             names.append(name)
         first = next(iter(bundle.splits.values()))
         shared = first["messages"].to_list()[0][:-1] if first.height else []

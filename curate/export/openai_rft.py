@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -32,13 +33,18 @@ WRITE_ROWS = 4_096  # rows turned into JSON lines at a time (a few slices at onc
 
 
 def write_jsonl(frame: pl.DataFrame, path: Path, reference_json: pl.Series | None = None,
-                wrap: str | None = None) -> None:
+                wrap: str | None = None, engine: Any = None) -> None:
     """One compact JSON object per line, keys in column order, UTF-8.
 
     ``reference_json`` (JSON literals, one per row) is spliced verbatim as the value of
     ``reference_answer``, so numbers and JSON objects keep their type; ``wrap`` nests each row
-    under that key (``{"item": {...}}``).
+    under that key (``{"item": {...}}``). ``engine`` (:class:`curate.engine.Engine`): where the
+    lines are serialised (the Ray engine: per block on its workers, by this function); None: here.
     """
+    if engine is not None:
+        engine.write_jsonl(frame, path, reference_json, wrap)
+        return
+
     def encoded(start: int) -> bytes:
         if reference_json is None:
             part = frame.slice(start, WRITE_ROWS)
@@ -90,7 +96,7 @@ class OpenAIRFT(ExportTarget):
     def write(self, bundle: ExportBundle, folder: Path) -> list[str]:
         written = []
         for split in bundle.splits:
-            write_jsonl(bundle.items(split), folder / SPLIT_FILES[split], bundle.spliced(split))
+            write_jsonl(bundle.items(split), folder / SPLIT_FILES[split], bundle.spliced(split), engine=bundle.engine)
             written.append(SPLIT_FILES[split])
         if bundle.response_format is None:
             return written
