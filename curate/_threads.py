@@ -11,11 +11,15 @@ from typing import Any
 
 
 def threads() -> int:
-    """Worker threads: the usable cores, at most 8."""
+    """Worker threads: the usable cores, at most 8, and at most ``OMP_NUM_THREADS`` when set (Ray
+    sets it for its workers, which run one task per CPU: more threads would oversubscribe)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
+    limit = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if limit.isdigit() and int(limit) > 0:
+        cores = min(cores, int(limit))
     return max(1, min(8, cores))
 
 

@@ -102,3 +102,16 @@ def test_normalised_text_compiled_equals_the_expressions_and_stats_follow(monkey
         hashes, lengths = normalised_stats(texts)
         assert hashes.to_list() == expected.hash(seed=NORM_SEED).to_list(), kernel
         assert lengths.to_list() == expected.str.len_chars().to_list(), kernel
+
+
+def test_kernel_threads_follow_omp_num_threads(monkeypatch):
+    from curate import _threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert _threads.threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "nonsense")
+    assert 1 <= _threads.threads() <= 8
+    calls = []
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert [out for _, out in _threads.ordered_map(lambda x: calls.append(x) or x + 1, range(4))] == [1, 2, 3, 4]
+    assert calls == [0, 1, 2, 3]
