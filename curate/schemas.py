@@ -142,22 +142,47 @@ def load_schema(stage: str):
     return pa.DataFrameSchema(columns, strict=bool(spec.get("strict", False)), name=spec.get("name", stage))
 
 
+VALIDATE_ROWS = 262_144  # rows validated at a time: pandera's checks build per-row intermediates
+
+
 def validate(frame: pl.DataFrame, stage: str, *, key: str = "line") -> pl.DataFrame:
     """Findings for every schema failure of ``frame`` at ``stage`` (empty when it conforms).
 
     Row failures carry the row's ``key`` value as ``line``; frame-level failures (a missing
-    column, a wrong dtype) get line 0.
+    column, a wrong dtype) get line 0. A large frame is validated :data:`VALIDATE_ROWS` rows at a
+    time (the transient memory of the checks stays bounded), its ``unique`` columns over the
+    whole frame; the findings are the same.
     """
+    schema = load_schema(stage)
+    if frame.height <= VALIDATE_ROWS:
+        return _tidy(_failures(schema, frame, stage, key, 0))
+    unique = [name for name, column in schema.columns.items() if column.unique and name in frame.columns]
+    sliced = schema.update_columns({name: {"unique": False} for name in unique}) if unique else schema
+    records = []
+    for start in range(0, frame.height, VALIDATE_ROWS):
+        records += _failures(sliced, frame.slice(start, VALIDATE_ROWS), stage, key, start)
+    for name in unique:
+        rows = frame[name].is_duplicated().arg_true()
+        if rows.len():
+            repeated = frame[rows]
+            lines = repeated[key].to_list() if key in frame.columns else (rows + 1).to_list()
+            ids = repeated["id"].to_list() if "id" in frame.columns else [None] * rows.len()
+            records += [_record(stage, line, row_id, name, value, "field_uniqueness")
+                        for line, row_id, value in zip(lines, ids, repeated[name].to_list(), strict=True)]
+    return _tidy(records)
+
+
+def _failures(schema: Any, frame: pl.DataFrame, stage: str, key: str, offset: int) -> list[dict[str, Any]]:
+    """Finding records of pandera's failure cases on ``frame`` (rows numbered from ``offset``)."""
     import pandera.polars as pa
 
-    schema = load_schema(stage)
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
     else:
-        return empty_findings()
-    lines = frame[key].to_list() if key in frame.columns else list(range(1, frame.height + 1))
+        return []
+    lines = frame[key].to_list() if key in frame.columns else list(range(offset + 1, offset + frame.height + 1))
     ids = frame["id"].to_list() if "id" in frame.columns else [None] * frame.height
     records = []
     for case in cases.iter_rows(named=True):
@@ -167,14 +192,24 @@ def validate(frame: pl.DataFrame, stage: str, *, key: str = "line") -> pl.DataFr
         column = case["column"]
         if case["schema_context"] == "DataFrameSchema" and case["check"] == "column_in_dataframe":
             column = str(value)  # the missing column is the failure case
-        records.append({
-            "line": lines[i] if row else 0,
-            "id": ids[i] if row else None,
-            "rule": f"schema_{stage}",
-            "severity": ERROR,
-            "field": column,
-            "value": None if value is None else str(value)[:80],
-            "message": f"{stage} schema: {column or 'frame'} fails {case['check']}",
-        })
+        records.append(_record(stage, lines[i] if row else 0, ids[i] if row else None, column, value, case["check"]))
+    return records
+
+
+def _record(stage: str, line: Any, row_id: Any, column: Any, value: Any, check: Any) -> dict[str, Any]:
+    return {
+        "line": line,
+        "id": row_id,
+        "rule": f"schema_{stage}",
+        "severity": ERROR,
+        "field": column,
+        "value": None if value is None else str(value)[:80],
+        "message": f"{stage} schema: {column or 'frame'} fails {check}",
+    }
+
+
+def _tidy(records: list[dict[str, Any]]) -> pl.DataFrame:
+    if not records:
+        return empty_findings()
     out = pl.DataFrame(records, schema=FINDINGS_SCHEMA)
     return out.unique(maintain_order=True).sort(["line", "field", "message"], nulls_last=True)

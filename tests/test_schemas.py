@@ -117,3 +117,33 @@ def test_dtype_parser_and_unknown_stage():
         parse_dtype("Decimal")
     with pytest.raises(ConfigError, match="unknown schema stage 'raw'"):
         validate(records(), "raw")
+
+
+@pytest.mark.parametrize("stage", ["records", "curated", "export"])
+def test_large_frames_are_validated_in_slices_with_the_same_findings(stage, monkeypatch):
+    """Slices of VALIDATE_ROWS rows (uniqueness still over the whole frame) give the findings one
+    validation of the whole frame gives."""
+    from curate import schemas
+
+    n = 40
+    lines = list(range(1, n + 1))
+    lines[5], lines[33], lines[12] = 30, 30, 0  # a repeat across slices, a line under 1
+    if stage == "export":
+        messages = [[{"role": "user", "content": f"q{i}"}] for i in range(n)]
+        messages[7] = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]  # last role
+        messages[25] = [{"role": "robot", "content": "q"}]
+        frame = pl.DataFrame({"line": lines, "id": [f"r{i}" for i in range(n)], "messages": messages,
+                              "reference_answer": [["a"]] * n})
+    else:
+        texts = [f"text {i}" for i in range(n)]
+        texts[9], texts[28] = "", "   "
+        names = [["a"]] * n
+        names[17] = ["b", "a"]
+        frame = pl.DataFrame({"line": lines, "id": [f"r{i}" for i in range(n)], "text": texts,
+                              "labels": [["x"]] * n, "label_names": names})
+    whole = schemas.validate(frame, stage)
+    monkeypatch.setattr(schemas, "VALIDATE_ROWS", 7)
+    sliced = schemas.validate(frame, stage)
+    assert sliced.equals(whole) and whole.height >= 3
+    assert schemas.validate(frame.drop("id"), stage).equals(
+        (monkeypatch.undo(), schemas.validate(frame.drop("id"), stage))[1])
