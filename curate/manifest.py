@@ -63,6 +63,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def digest_path(path: Path) -> str:
+    """sha256 of a file, or of a folder: every file's relative path and sha256, in path order."""
+    if path.is_dir():
+        h = hashlib.sha256()
+        for sub in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(str(sub.relative_to(path)).encode() + b"\0" + sha256_of(sub).encode())
+        return h.hexdigest()
+    return sha256_of(path)
+
+
 def build_manifest(
     *,
     input_rows: int,

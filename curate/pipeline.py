@@ -39,7 +39,7 @@ from curate.io.outdir import OutFolder
 from curate.kinds.base import category_lists
 from curate.kinds.base import response_format as kind_response_format
 from curate.ledger import build_ledger, disposition_counts, rejected_rows, rule_counts
-from curate.manifest import build_manifest, dumps, label_counts, sha256_of
+from curate.manifest import build_manifest, digest_path, dumps, label_counts
 from curate.report.html import render_report
 from curate.rules import RuleContext, data_relative_warnings, restate_findings
 from curate.schemas import validate as validate_schema
@@ -379,14 +379,14 @@ class _Run:
             ledger.write_parquet(stage / "ledger.parquet", statistics=False)
             rejected_rows(ledger, findings).write_ndjson(stage / "rejected.jsonl")
             findings.write_parquet(stage / "findings.parquet", statistics=False)
-            files = {name: _digest(stage / name) for name in ("ledger.parquet", "rejected.jsonl", "findings.parquet")}
+            files = {name: digest_path(stage / name) for name in ("ledger.parquet", "rejected.jsonl", "findings.parquet")}
             counts = label_counts(labels)
             exported_files = exported.result() if exported else {}  # re-raises the worker's error, if any
         files.update(exported_files)
         if bundle is not None and bundle.grader is not None:
             (stage / "grader.json").write_text(json.dumps(bundle.grader, indent=2, ensure_ascii=False) + "\n",
                                                encoding="utf-8")
-            files["grader.json"] = _digest(stage / "grader.json")
+            files["grader.json"] = digest_path(stage / "grader.json")
         manifest = build_manifest(
             input_rows=ledger.height, counts=disposition_counts(ledger), rules=rule_counts(findings),
             seed=self._seed(), config=self.cfg.resolved, files=files, labels=counts,
@@ -394,7 +394,7 @@ class _Run:
         )
         report = render_report(manifest, findings, counts, **self.cfg.report)
         (stage / "report.html").write_text(report, encoding="utf-8")
-        manifest["files"]["report.html"] = _digest(stage / "report.html")
+        manifest["files"]["report.html"] = digest_path(stage / "report.html")
         manifest["files"] = dict(sorted(manifest["files"].items()))
         for name in ("grader.json", "ledger.parquet", "rejected.jsonl", "findings.parquet", "report.html"):
             if (stage / name).is_file():
@@ -484,18 +484,8 @@ def _write_target(target: Any, bundle: ExportBundle, stage: Path) -> dict[str, s
         flush = threading.Thread(target=fsync_file, args=(path,)) if path.is_file() else None
         if flush is not None:
             flush.start()  # the disk write-back and the hash (from the page cache) overlap
-        files[name] = _digest(path)
+        files[name] = digest_path(path)
         if flush is not None:
             flush.join()
     return files
 
-
-def _digest(path: Path) -> str:
-    if path.is_dir():
-        import hashlib
-
-        h = hashlib.sha256()
-        for sub in sorted(p for p in path.rglob("*") if p.is_file()):
-            h.update(str(sub.relative_to(path)).encode() + b"\0" + sha256_of(sub).encode())
-        return h.hexdigest()
-    return sha256_of(path)
