@@ -1,14 +1,11 @@
-"""Compiled MinHash kernels (numba), loaded lazily; ``None`` without numba (``pip install 'curate[fast]'``).
+"""The hash constants shared by the numpy paths and the compiled kernels, and the accessor of the
+kernels (:mod:`curate.rules._nb`, loaded lazily; ``None`` without numba: ``pip install 'curate[fast]'``).
 
-- ``minhash_rows``: every permutation of a document in one pass over its shingles. Same arithmetic
-  as the numpy path in :func:`curate.rules.minhash.signatures` (uint64 wrap-around multiply-add,
-  minimum, high 32 bits), so the signatures are equal bit for bit.
-- ``hash_words``: :func:`curate.rules.minhash.word_hashes` of a list of byte strings.
-- ``sketch_ascii``: tokenise, hash words, build shingles and their MinHash in one pass over the
-  raw bytes of ASCII documents, with no intermediate arrays; documents holding a non-ASCII byte
-  are left to the general path (marked ``-1``). Same words as ``\\w+`` on the lower-cased text
-  (for ASCII text ``\\w`` is ``[0-9A-Za-z_]`` and NFKC changes nothing), same hashes as
-  :func:`curate.rules.minhash.shingle`, so the signatures equal the general path's.
+The MinHash kernels there: ``minhash_rows`` (every permutation of a document in one pass over its
+shingles, the arithmetic of :func:`curate.rules.minhash.signatures`, equal bit for bit),
+``hash_words`` (:func:`curate.rules.minhash.word_hashes`), ``sketch_ascii`` (tokenise, hash words,
+build shingles and their MinHash over the raw bytes of ASCII documents; same words as ``\\w+`` on
+the lower-cased text, same hashes as :func:`curate.rules.minhash.shingle`) and ``band_keys``.
 """
 
 from __future__ import annotations
