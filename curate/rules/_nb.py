@@ -56,10 +56,6 @@ _CLASS[[9, 10, 11, 12, 13, 32]] = 1
 _CLASS[65:91] = 2
 _CLASS[97:123] = 2
 _CLASS[128:] = 3
-# 1: plain bytes (printable ASCII, tab, newline, carriage return)
-_PLAIN = np.zeros(256, dtype=np.uint8)
-_PLAIN[32:127] = 1
-_PLAIN[[9, 10, 13]] = 1
 # ASCII lower case (other bytes unchanged)
 _LOWER = np.arange(256, dtype=np.uint8)
 _LOWER[65:91] = np.arange(97, 123)
@@ -274,6 +270,13 @@ def plain_rows(data, offsets, out):  # pragma: no cover - compiled
 
 
 @_jit
+def _space(c):  # pragma: no cover - compiled
+    """1 for ASCII whitespace (``\\s``: tab, newline, vertical tab, form feed, carriage return,
+    space), by comparisons (a table lookup would keep the callers' loops from vectorising)."""
+    return np.uint8((c == 32) | (np.uint8(c - np.uint8(9)) <= np.uint8(4)))
+
+
+@_jit
 def normalise_ascii(data, offsets, out, out_offsets, wide):  # pragma: no cover - compiled
     """:func:`curate.rules.workspace.normalised_text` of each ASCII text (lower case, every
     whitespace run one space, stripped) written to ``out`` / ``out_offsets`` (Arrow large_string
@@ -291,16 +294,12 @@ def normalise_ascii(data, offsets, out, out_offsets, wide):  # pragma: no cover 
         bits = np.uint8(0)
         odd = np.uint8(0)  # whitespace other than a single space between words
         for i in range(1, n):
-            c, p = seg[i], seg[i - 1]
+            c = seg[i]
             bits |= c
-            space = (c == 32) | (np.uint8(c - np.uint8(9)) <= np.uint8(4))
-            before = (p == 32) | (np.uint8(p - np.uint8(9)) <= np.uint8(4))
-            odd |= np.uint8(space & ((c != 32) | before))
+            odd |= _space(c) & (np.uint8(c != 32) | _space(seg[i - 1]))
         if n:
-            first, last = seg[0], seg[n - 1]
-            bits |= first
-            odd |= np.uint8((first == 32) | (np.uint8(first - np.uint8(9)) <= np.uint8(4)))
-            odd |= np.uint8((last == 32) | (np.uint8(last - np.uint8(9)) <= np.uint8(4)))
+            bits |= seg[0]
+            odd |= _space(seg[0]) | _space(seg[n - 1])
         if bits >= 128:
             wide[d] = 1
             out_offsets[d + 1] = pos

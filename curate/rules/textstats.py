@@ -1,5 +1,5 @@
 """Per-text character statistics of ``mostly_non_text``: one compiled pass over ASCII texts, the
-rule's regular expressions elsewhere, equal results. Also which texts are plain (:func:`plain_texts`).
+rule's regular expressions elsewhere, equal results. Also which texts are not plain (:func:`not_plain`).
 
 - ``visible``: characters of the sample that are not whitespace (the sample is the text, or three
   windows of ``sample_chars // 3`` characters at its start, middle and end joined by spaces);
