@@ -66,6 +66,18 @@ def generate(path: Path, rows: int, seed: int = 0) -> None:
             fh.write(buffer.getvalue())
 
 
+def pool(work: Path, rows: int) -> tuple[Path, Path, float]:
+    """``(folder, raw file, its size in MiB)`` of the ``rows``-record pool under ``work``,
+    generated on first use and reused after."""
+    folder = work / f"n{rows}"
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = folder / "raw.jsonl"
+    if not raw.exists():
+        print(f"generating {rows:,} records ...", flush=True)
+        generate(raw, rows)
+    return folder, raw, raw.stat().st_size / 2**20
+
+
 def write_config(folder: Path, rules: list) -> Path:
     vocab = pl.DataFrame({"id": [str(i) for i in range(VOCAB_SIZE)], "name": [f"topic {i:03d}" for i in range(VOCAB_SIZE)]})
     vocab.write_csv(folder / "vocab.csv")
@@ -139,13 +151,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--work", type=Path, default=WORK)
     args = parser.parse_args(argv)
     rows = 20_000 if args.quick else args.rows
-    folder = args.work / f"n{rows}"
-    folder.mkdir(parents=True, exist_ok=True)
-    raw = folder / "raw.jsonl"
-    if not raw.exists():
-        print(f"generating {rows:,} records ...", flush=True)
-        generate(raw, rows)
-    size_mib = raw.stat().st_size / 2**20
+    folder, raw, size_mib = pool(args.work, rows)
     print(f"rows {rows:,}  input {size_mib:,.0f} MiB  (fastest of {args.repeat}; floor measured next to each run)")
     print(f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'':28}{'wall s':>9}{'peak MiB':>10}{'cpu s':>8}{'time ratio':>12}{'cpu ratio':>11}{'peak/input':>12}")

@@ -104,13 +104,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                              "(by default fewer than 1M edges are joined on the driver)")
     args = parser.parse_args(argv)
     rows = 20_000 if args.quick else args.rows
-    folder = args.work / f"n{rows}"
-    folder.mkdir(parents=True, exist_ok=True)
-    raw = folder / "raw.jsonl"
-    if not raw.exists():
-        print(f"generating {rows:,} records ...", flush=True)
-        _bench.generate(raw, rows)
-    size_mib = raw.stat().st_size / 2**20
+    folder, _, size_mib = _bench.pool(args.work, rows)
     config = _bench.write_config(folder, [args.rules])
     print(f"rows {rows:,}  input {size_mib:,.0f} MiB  rules {args.rules}  Ray CPUs {args.cpus}  "
           f"load average {os.getloadavg()[0]:.1f}")
